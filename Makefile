@@ -1,0 +1,55 @@
+# Thin wrappers around the course's tools; README.md documents every target.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(abspath $(VENV))/bin
+# nbgrader starts alembic as a subprocess: the venv's bin/ must come first on PATH.
+export PATH := $(BIN):$(PATH)
+
+LAB_IP   ?= 127.0.0.1
+LAB_PORT ?= 8888
+LAB_OPTS ?=
+PYTEST_OPTS ?=
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: help setup work lab test release bench clean-venv
+
+help:
+	@echo "make lab      set up .venv, copy exercises/ into work/ (once), open JupyterLab"
+	@echo "make test     set up .venv with the test extras and run the whole test suite"
+	@echo "make release  regenerate exercises/ from solutions/ with nbgrader"
+	@echo "make bench    time every chapter and solution notebook (seconds, peak memory)"
+
+$(VENV)/.course: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.tests: $(VENV)/.course
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.course
+
+work: exercises
+	mkdir -p work
+	cp -rn exercises/. work/
+
+lab: $(VENV)/.course work
+	@echo "Opening JupyterLab: open the URL with its token that Jupyter prints below."
+	$(BIN)/jupyter lab --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) $(ROOT_FLAG) $(LAB_OPTS)
+
+test: $(VENV)/.tests
+	$(BIN)/python -m pytest $(PYTEST_OPTS)
+
+release: $(VENV)/.course
+	@set -e; for dir in solutions/*/; do \
+	  name=$$(basename $$dir); \
+	  $(BIN)/nbgrader generate_assignment $$name --force --log-level=WARN; \
+	done
+
+bench: $(VENV)/.tests
+	$(BIN)/python tests/bench.py
+
+clean-venv:
+	rm -rf $(VENV)

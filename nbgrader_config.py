@@ -1,0 +1,23 @@
+"""nbgrader configuration of the course (instructor side: release, autograde, feedback)."""
+
+c = get_config()  # noqa: F821  (injected by nbgrader)
+
+c.CourseDirectory.course_id = "multimodal-learning"
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "exercises"
+
+# A hung cell fails alone: with interrupt_on_timeout left True it scores 0 and the rest is graded.
+c.Execute.timeout = 120
+c.Execute.execute_retries = 2
+
+# Students get a stub to replace, never the solution.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback never shows hidden tests (hidden cells also start with %xmode Minimal,
+# so a traceback cannot print their lines either).
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

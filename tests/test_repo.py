@@ -1,0 +1,86 @@
+"""The repository's own rules: clean notebooks, helpers everywhere, exercises generated from solutions,
+one environment, and documented make targets."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import CHAPTERS, EXERCISES, ROOT, SOLUTIONS, run_nbgrader
+
+NOTEBOOKS = CHAPTERS + SOLUTIONS + EXERCISES
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [str(p.relative_to(ROOT)) for p in paths]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_is_stripped_and_has_kernelspec(notebook: Path) -> None:
+    nb = json.loads(notebook.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"])
+             if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{notebook.name}: cells {dirty} carry outputs or execution counts"
+    assert nb["metadata"].get("kernelspec", {}).get("name") == "python3", f"{notebook.name}: no python3 kernelspec"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_imports_helpers(notebook: Path) -> None:
+    code = "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
+                     if c["cell_type"] == "code")
+    assert re.search(r"^\s*(import helpers|from helpers)", code, re.MULTILINE), f"{notebook.name} never imports helpers"
+
+
+def test_chapters_and_exercises_pair_up() -> None:
+    """Every chapter NN_name has helpers/name.py and tests/test_name.py; exercises mirror solutions."""
+    for chapter in CHAPTERS:
+        name = chapter.stem.split("_", 1)[1]
+        assert (ROOT / "helpers" / f"{name}.py").exists(), f"{chapter.name} has no helpers/{name}.py"
+        assert (ROOT / "tests" / f"test_{name}.py").exists(), f"{chapter.name} has no tests/test_{name}.py"
+    solution_sets = {p.parent.name for p in SOLUTIONS}
+    assert solution_sets == {p.parent.name for p in EXERCISES}, "run `make release`: exercises/ ≠ solutions/"
+
+
+def _cells_for_comparison(notebook: Path) -> list[tuple[str, str, dict]]:
+    cells = json.loads(notebook.read_text())["cells"]
+    return [(c["cell_type"], "".join(c["source"]), c.get("metadata", {}).get("nbgrader", {})) for c in cells]
+
+
+@pytest.mark.skipif(not SOLUTIONS, reason="no exercise sets yet")
+def test_committed_exercises_are_the_release_of_solutions(tmp_path: Path) -> None:
+    """Regenerate every assignment in a scratch course: sources and nbgrader metadata equal the committed copy."""
+    (tmp_path / "solutions").symlink_to(ROOT / "solutions")
+    (tmp_path / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    for assignment in sorted({p.parent.name for p in SOLUTIONS}):
+        done = run_nbgrader(["generate_assignment", assignment, "--force"], tmp_path)
+        assert done.returncode == 0, done.stderr
+    for committed in EXERCISES:
+        fresh = tmp_path / "exercises" / committed.relative_to(ROOT / "exercises")
+        assert fresh.exists(), f"{committed} is not generated from solutions/"
+        assert _cells_for_comparison(committed) == _cells_for_comparison(fresh), \
+            f"{committed.relative_to(ROOT)} differs from nbgrader's release: run `make release`"
+
+
+def _pins_in_environment_yml() -> list[str]:
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    return [line.strip()[2:] for line in lines if re.match(r"^\s+- [A-Za-z0-9_.\-]+==", line)]
+
+
+def test_environment_yml_repeats_pyproject_pins() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = project["dependencies"] + project["optional-dependencies"]["test"]
+    assert all("==" in pin for pin in pins), "every course dependency is pinned with =="
+    assert _pins_in_environment_yml() == pins
+
+
+def test_every_make_target_is_documented_in_readme() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.MULTILINE).group(1).split()
+    readme = (ROOT / "README.md").read_text()
+    public = [t for t in phony if t not in {"help", "setup", "work", "clean-venv"}]
+    missing = [t for t in public if f"make {t}" not in readme]
+    assert not missing, f"README.md does not document: {missing}"
