@@ -31,9 +31,9 @@ $(VENV)/.tests: $(VENV)/.course
 
 setup: $(VENV)/.course
 
-work: exercises
+work:
 	mkdir -p work
-	cp -rn exercises/. work/
+	if [ -d exercises ]; then cp -rn exercises/. work/; fi
 
 lab: $(VENV)/.course work
 	@echo "Opening JupyterLab: open the URL with its token that Jupyter prints below."
