@@ -1,0 +1,93 @@
+"""helpers.train: the one training loop learns, is reproducible, records hooks, and checks its input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.train import accuracy, as_tensors, fit, predict, seeded
+
+
+def _linear_problem(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(256, 2))
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    return as_tensors(x, y)
+
+
+def _cross_entropy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.cross_entropy(model(x), y)
+
+
+def _train(seed: int, **kwargs) -> tuple[torch.nn.Module, dict]:
+    x, y = _linear_problem()
+    with seeded(seed):
+        model = torch.nn.Linear(2, 2)
+    history = fit(model, _cross_entropy, (x, y), epochs=20, lr=0.05, batch_size=32, seed=seed,
+                  progress=False, **kwargs)
+    return model, history
+
+
+def test_fit_learns_a_separable_problem() -> None:
+    model, history = _train(0)
+    x, y = _linear_problem()
+    assert accuracy(predict(model, x), y) > 0.95
+    assert np.mean(history["loss"][-8:]) < 0.5 * np.mean(history["loss"][:8])
+    assert len(history["loss"]) == 20 * 256 // 32
+
+
+def test_fit_is_reproducible_and_leaves_global_rng_alone() -> None:
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    first, history_a = _train(7)
+    second, history_b = _train(7)
+    assert torch.equal(first.weight, second.weight) and history_a["loss"] == history_b["loss"]
+    assert torch.equal(torch.rand(1), before), "seeded()/fit() must not consume the global generator"
+
+
+def test_after_backward_records_and_can_rewrite_gradients() -> None:
+    def freeze(model: torch.nn.Module) -> dict[str, float]:
+        norm = float(model.weight.grad.norm())
+        model.weight.grad.zero_()
+        model.bias.grad.zero_()
+        return {"grad_norm": norm}
+
+    x, y = _linear_problem()
+    with seeded(1):
+        model = torch.nn.Linear(2, 2)
+    start = model.weight.detach().clone()
+    history = fit(model, _cross_entropy, (x, y), epochs=2, batch_size=64, progress=False, after_backward=freeze)
+    assert len(history["grad_norm"]) == len(history["loss"]) == 8
+    assert all(v > 0 for v in history["grad_norm"])
+    assert torch.allclose(model.weight, start), "zeroed gradients must leave the weights unchanged"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epochs": 0}, "epochs must be an integer >= 1"),
+    ({"epochs": 1, "batch_size": 0}, "batch_size must be an integer >= 1"),
+    ({"epochs": 1, "lr": -1.0}, "lr must lie in"),
+])
+def test_fit_rejects_bad_arguments(kwargs, message) -> None:
+    x, y = _linear_problem()
+    with pytest.raises(ValueError, match=message):
+        fit(torch.nn.Linear(2, 2), _cross_entropy, (x, y), progress=False, **kwargs)
+
+
+def test_fit_rejects_tensors_of_different_lengths() -> None:
+    x, y = _linear_problem()
+    with pytest.raises(ValueError, match="same number of rows"):
+        fit(torch.nn.Linear(2, 2), _cross_entropy, (x, y[:10]), epochs=1, progress=False)
+
+
+def test_accuracy_counts_argmax_matches_and_checks_shapes() -> None:
+    logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
+    assert accuracy(logits, torch.tensor([0, 1, 1])) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError, match="logits must be"):
+        accuracy(logits, torch.tensor([0, 1]))
+
+
+def test_as_tensors_keeps_integer_labels() -> None:
+    x, y = as_tensors(np.zeros((3, 2)), np.array([0, 1, 1]))
+    assert x.dtype == torch.float32 and y.dtype == torch.int64
