@@ -1,0 +1,403 @@
+"""Fusion: where and how two modalities are combined (text: 核心挑战之二：融合).
+
+The module reads like chapter 03:
+
+1. **Architectures** (融合架构): ``EarlyFusion`` (concatenate, then one MLP), ``LateFusion`` (one
+   model per modality, outputs combined), ``PooledEarlyFusion`` (sequences averaged to vectors,
+   then early fusion) and ``CrossAttentionFusion`` (one modality's tokens query the other's), with
+   their parameter counts and multiply-add counts computed from the layer sizes.
+2. **Probabilistic fusion** (概率融合机制): ``product_of_experts`` in logit form with the log-prior
+   correction, the Gaussian product (precisions add), ``mixture_of_experts``, and the metrics that
+   tell them apart: ``entropy``, ``negative_log_likelihood``, ``expected_calibration_error``.
+3. Small experiment helpers the chapter calls: training loops over ``helpers.train.fit``, the exact
+   Bayes posterior of Gaussian class-conditional data, and the corruption of one expert.
+
+Conventions: numpy for the probability math (last axis = classes), torch ``nn.Module`` for learned
+models; masks are boolean with ``True`` marking a real (non-padding) token.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+from scipy.special import logsumexp
+from torch import nn
+
+from ._checks import (as_array, check_choice, check_in_range, check_positive_int, check_probabilities,
+                      check_same_length, check_same_shape, rng_from)
+
+COMBINE_RULES: tuple[str, ...] = ("logit_sum", "prob_mean")
+
+# ---------------------------------------------------------------------------------------------
+# 1. Architectures (融合架构)
+# ---------------------------------------------------------------------------------------------
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    """A one-hidden-layer perceptron: Linear(in_dim, hidden) → ReLU → Linear(hidden, out_dim)."""
+    for value, name in ((in_dim, "in_dim"), (hidden, "hidden"), (out_dim, "out_dim")):
+        check_positive_int(value, name)
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
+
+
+def mlp_parameter_count(in_dim: int, hidden: int, out_dim: int) -> int:
+    """Weights and biases of ``mlp(in_dim, hidden, out_dim)``: (in_dim + 1)·hidden + (hidden + 1)·out_dim."""
+    return (in_dim + 1) * hidden + (hidden + 1) * out_dim
+
+
+def mlp_multiply_adds(in_dim: int, hidden: int, out_dim: int) -> int:
+    """Multiply-adds of one forward pass of ``mlp`` for one example: in_dim·hidden + hidden·out_dim."""
+    return in_dim * hidden + hidden * out_dim
+
+
+def count_parameters(model: nn.Module) -> int:
+    """The number of trainable scalars of ``model`` (sum of ``p.numel()``)."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _check_dims(input_dims: Sequence[int], name: str = "input_dims") -> tuple[int, ...]:
+    if isinstance(input_dims, (str, bytes)) or not isinstance(input_dims, Sequence) or len(input_dims) < 1:
+        raise ValueError(f"{name} must be a non-empty sequence of feature sizes, got {input_dims!r}")
+    return tuple(check_positive_int(d, f"{name}[{i}]") for i, d in enumerate(input_dims))
+
+
+def _check_inputs(xs: tuple[torch.Tensor, ...], dims: tuple[int, ...]) -> None:
+    """One (n, d_m) tensor per modality, with equal n."""
+    if len(xs) != len(dims):
+        raise ValueError(f"expected {len(dims)} modality tensors (one per entry of input_dims), got {len(xs)}")
+    for i, (x, d) in enumerate(zip(xs, dims)):
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != d:
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"xs[{i}] must be a tensor of shape (n, {d}), got {shape}")
+    check_same_length(**{f"xs[{i}]": x for i, x in enumerate(xs)})
+
+
+class EarlyFusion(nn.Module):
+    """Early (feature-level) fusion, 早期融合: concatenate the modalities, then one MLP.
+
+    logits = MLP([x^(1); x^(2); …]) — every hidden unit sees every modality, so cross-modal
+    interactions can be learned from the first layer on; the input must be one fixed-size vector.
+    """
+
+    def __init__(self, input_dims: Sequence[int], hidden: int, n_classes: int) -> None:
+        super().__init__()
+        self.input_dims = _check_dims(input_dims)
+        self.hidden = check_positive_int(hidden, "hidden")
+        self.n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
+        self.net = mlp(sum(self.input_dims), hidden, n_classes)
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        """Logits (n, n_classes) from one (n, d_m) tensor per modality."""
+        _check_inputs(xs, self.input_dims)
+        return self.net(torch.cat(xs, dim=1))
+
+    def expected_parameter_count(self) -> int:
+        """Parameters from the layer sizes: an MLP on sum(d_m) inputs."""
+        return mlp_parameter_count(sum(self.input_dims), self.hidden, self.n_classes)
+
+    def multiply_adds(self) -> int:
+        """Multiply-adds per example: sum(d_m)·hidden + hidden·n_classes (linear in the input size)."""
+        return mlp_multiply_adds(sum(self.input_dims), self.hidden, self.n_classes)
+
+
+class LateFusion(nn.Module):
+    """Late (decision-level) fusion, 晚期融合: one MLP per modality, their outputs combined.
+
+    ``combine="logit_sum"``: fused score = Σ_m logits_m (a product of experts under a uniform prior);
+    ``combine="prob_mean"``: fused score = log( (1/M) Σ_m softmax(logits_m) ) (a mixture of experts).
+    Either is a log-score usable with cross-entropy. The fused score is a sum (or mean) of per-modality
+    terms, so no interaction between modalities can be represented.
+    """
+
+    def __init__(self, input_dims: Sequence[int], hidden: int, n_classes: int,
+                 combine: str = "logit_sum") -> None:
+        super().__init__()
+        self.input_dims = _check_dims(input_dims)
+        self.hidden = check_positive_int(hidden, "hidden")
+        self.n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
+        self.combine = check_choice(combine, "combine", COMBINE_RULES)
+        self.branches = nn.ModuleList(mlp(d, hidden, n_classes) for d in self.input_dims)
+
+    def unimodal_logits(self, *xs: torch.Tensor) -> list[torch.Tensor]:
+        """Each branch's logits (n, n_classes), in the order of ``input_dims``."""
+        _check_inputs(xs, self.input_dims)
+        return [branch(x) for branch, x in zip(self.branches, xs)]
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        """Fused log-scores (n, n_classes) by the ``combine`` rule."""
+        check_choice(self.combine, "combine", COMBINE_RULES)
+        logits = torch.stack(self.unimodal_logits(*xs))  # (M, n, K)
+        if self.combine == "logit_sum":
+            return logits.sum(dim=0)
+        return torch.logsumexp(torch.log_softmax(logits, dim=-1), dim=0) - math.log(len(self.branches))
+
+    def expected_parameter_count(self) -> int:
+        """Parameters from the layer sizes: one MLP per modality."""
+        return sum(mlp_parameter_count(d, self.hidden, self.n_classes) for d in self.input_dims)
+
+    def multiply_adds(self) -> int:
+        """Multiply-adds per example: the branches' MLPs (the combination itself is O(M·K) additions)."""
+        return sum(mlp_multiply_adds(d, self.hidden, self.n_classes) for d in self.input_dims)
+
+
+def _check_sequence(x: torch.Tensor, mask: torch.Tensor | None, dim: int, name: str) -> torch.Tensor:
+    """``x`` (n, L, dim) and a boolean ``mask`` (n, L) with at least one real token per row."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[2] != dim:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{name} must be a tensor of shape (n, length, {dim}), got {shape}")
+    if mask is None:
+        return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != tuple(x.shape[:2]):
+        shape = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"{name}_mask must be a tensor of shape {tuple(x.shape[:2])}, got {shape}")
+    mask = mask.bool()
+    if not bool(mask.any(dim=1).all()):
+        raise ValueError(f"{name}_mask must mark at least one real token in every row")
+    return mask
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the real tokens: Σ_j mask_j x_j / Σ_j mask_j, for x (n, L, d) and mask (n, L) → (n, d)."""
+    weights = mask.to(x.dtype).unsqueeze(-1)
+    return (x * weights).sum(dim=1) / weights.sum(dim=1)
+
+
+class PooledEarlyFusion(nn.Module):
+    """Early fusion of two sequences after averaging each over its real tokens.
+
+    logits = MLP([mean_i x_t,i ; mean_j x_a,j]) — lengths may vary, but which token met which is lost.
+    """
+
+    def __init__(self, query_dim: int, context_dim: int, hidden: int, n_classes: int) -> None:
+        super().__init__()
+        self.query_dim = check_positive_int(query_dim, "query_dim")
+        self.context_dim = check_positive_int(context_dim, "context_dim")
+        self.fusion = EarlyFusion((query_dim, context_dim), hidden, n_classes)
+
+    def forward(self, queries: torch.Tensor, context: torch.Tensor,
+                query_mask: torch.Tensor | None = None, context_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (n, n_classes) from (n, n_t, d_t) and (n, n_a, d_a) sequences and their masks."""
+        query_mask = _check_sequence(queries, query_mask, self.query_dim, "queries")
+        context_mask = _check_sequence(context, context_mask, self.context_dim, "context")
+        return self.fusion(masked_mean(queries, query_mask), masked_mean(context, context_mask))
+
+    def expected_parameter_count(self) -> int:
+        """Parameters from the layer sizes: an MLP on d_t + d_a inputs."""
+        return self.fusion.expected_parameter_count()
+
+    def multiply_adds(self, n_query: int, n_context: int) -> int:
+        """Multiply-adds per example: the pooling sums (n_t·d_t + n_a·d_a, linear) plus the MLP."""
+        check_positive_int(n_query, "n_query")
+        check_positive_int(n_context, "n_context")
+        return n_query * self.query_dim + n_context * self.context_dim + self.fusion.multiply_adds()
+
+
+def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                                 key_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention written out: A = softmax(Q Kᵀ / √d_k) over the real keys, output A V.
+
+    ``q`` (..., n_q, d_k), ``k`` (..., n_k, d_k), ``v`` (..., n_k, d_v); ``key_mask`` (..., n_k), broadcast
+    against k's leading axes, is True for real keys: padded keys get score −∞, hence weight exactly 0.
+    Returns (output (..., n_q, d_v), weights (..., n_q, n_k)).
+    """
+    if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[-1] != k.shape[-1] \
+            or k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"q (..., n_q, d_k), k (..., n_k, d_k) and v (..., n_k, d_v) do not fit: "
+                         f"got {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if key_mask is not None:
+        try:
+            torch.broadcast_shapes(tuple(key_mask.shape), tuple(k.shape[:-1]))
+        except RuntimeError:
+            raise ValueError(f"key_mask must have shape {tuple(k.shape[:-1])}, got {tuple(key_mask.shape)}") from None
+        scores = scores.masked_fill(~key_mask.bool().unsqueeze(-2), float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+
+class CrossAttentionFusion(nn.Module):
+    """Hybrid fusion by cross-attention, 交叉注意力: the query modality's tokens attend to the context's.
+
+    For each head h: Q = X_q W_Q, K = X_c W_K, V = X_c W_V, A = softmax(Q Kᵀ / √d_head) (padded context
+    tokens masked out), H = concat_h(A V) W_O. Then H is averaged over the real query tokens and an
+    MLP gives the logits. The attention block equals ``torch.nn.MultiheadAttention`` with the same
+    weights (kdim = vdim = context_dim); its cost has an n_q·n_c term (every query meets every key).
+    """
+
+    def __init__(self, query_dim: int, context_dim: int, d_model: int, n_classes: int, *,
+                 n_heads: int = 1, hidden: int = 32) -> None:
+        super().__init__()
+        self.query_dim = check_positive_int(query_dim, "query_dim")
+        self.context_dim = check_positive_int(context_dim, "context_dim")
+        self.d_model = check_positive_int(d_model, "d_model")
+        self.n_heads = check_positive_int(n_heads, "n_heads")
+        if d_model % n_heads:
+            raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
+        self.hidden = check_positive_int(hidden, "hidden")
+        self.n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
+        self.q_proj = nn.Linear(query_dim, d_model)
+        self.k_proj = nn.Linear(context_dim, d_model)
+        self.v_proj = nn.Linear(context_dim, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+        self.head = mlp(d_model, hidden, n_classes)
+
+    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        n, length, _ = x.shape
+        return x.view(n, length, self.n_heads, self.d_model // self.n_heads).transpose(1, 2)
+
+    def attend(self, queries: torch.Tensor, context: torch.Tensor,
+               context_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The attention block: outputs (n, n_q, d_model) and weights (n, n_heads, n_q, n_c)."""
+        _check_sequence(queries, None, self.query_dim, "queries")
+        context_mask = _check_sequence(context, context_mask, self.context_dim, "context")
+        if len(queries) != len(context):
+            raise ValueError(f"queries and context must hold the same examples: {len(queries)} vs {len(context)}")
+        q = self._split_heads(self.q_proj(queries))
+        k = self._split_heads(self.k_proj(context))
+        v = self._split_heads(self.v_proj(context))
+        out, weights = scaled_dot_product_attention(q, k, v, context_mask.unsqueeze(1))
+        n, _, n_q, _ = out.shape
+        return self.out_proj(out.transpose(1, 2).reshape(n, n_q, self.d_model)), weights
+
+    def forward(self, queries: torch.Tensor, context: torch.Tensor,
+                query_mask: torch.Tensor | None = None, context_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (n, n_classes) from (n, n_q, d_q) queries and (n, n_c, d_c) context, with masks."""
+        query_mask = _check_sequence(queries, query_mask, self.query_dim, "queries")
+        attended, _ = self.attend(queries, context, context_mask)
+        return self.head(masked_mean(attended, query_mask))
+
+    def expected_parameter_count(self) -> int:
+        """Parameters from the layer sizes: four projections (weights + biases) and the MLP head."""
+        d = self.d_model
+        return ((self.query_dim + 1) * d + 2 * (self.context_dim + 1) * d + (d + 1) * d
+                + mlp_parameter_count(d, self.hidden, self.n_classes))
+
+    def multiply_adds(self, n_query: int, n_context: int) -> int:
+        """Multiply-adds per example: projections n_q·d_q·d + 2·n_c·d_c·d, scores and weighted sum
+        2·n_q·n_c·d (the product term), output projection n_q·d², the MLP head."""
+        check_positive_int(n_query, "n_query")
+        check_positive_int(n_context, "n_context")
+        d = self.d_model
+        return (n_query * self.query_dim * d + 2 * n_context * self.context_dim * d
+                + 2 * n_query * n_context * d + n_query * d * d
+                + mlp_multiply_adds(d, self.hidden, self.n_classes))
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Probabilistic fusion (概率融合机制): product and mixture of experts, and their metrics
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_last_dim(array: np.ndarray, size: int, name: str) -> None:
+    if array.ndim < 1 or array.shape[-1] != size:
+        raise ValueError(f"{name} must have {size} entries along its last axis (one per class), "
+                         f"got shape {array.shape}")
+
+
+def product_of_experts(logits_v: np.ndarray, logits_t: np.ndarray, log_prior: np.ndarray) -> np.ndarray:
+    """Fused class log-probabilities of two experts assumed independent given the class (text: 概率融合机制).
+
+    With X_v ⊥ X_t | Y, Bayes' rule gives p(y | x_v, x_t) ∝ p(y | x_v) p(y | x_t) / p(y), so
+    log q(y | x_v, x_t) = logit_v(y) + logit_t(y) − log p(y) − logsumexp_y(…).
+    Logits may be any unnormalised log-probabilities (a per-row constant cancels).
+    """
+    logits_v = as_array(logits_v, "logits_v")
+    logits_t = as_array(logits_t, "logits_t")
+    check_same_shape(logits_v=logits_v, logits_t=logits_t)
+    log_prior = as_array(log_prior, "log_prior", ndim=1)
+    _check_last_dim(logits_v, len(log_prior), "logits_v")
+    joint = logits_v + logits_t - log_prior
+    return joint - logsumexp(joint, axis=-1, keepdims=True)
+
+
+def mixture_of_experts(probs_v: np.ndarray, probs_t: np.ndarray, weight: float) -> np.ndarray:
+    """Fused class probabilities as a weighted average (text: 专家混合):
+    q(y | x_v, x_t) = w·p(y | x_v) + (1 − w)·p(y | x_t)."""
+    probs_v = check_probabilities(probs_v, "probs_v")
+    probs_t = check_probabilities(probs_t, "probs_t")
+    check_same_shape(probs_v=probs_v, probs_t=probs_t)
+    w = check_in_range(weight, "weight", 0.0, 1.0)
+    return w * probs_v + (1.0 - w) * probs_t
+
+
+def gaussian_product(means: np.ndarray, variances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Product of K Gaussian experts N(μ_k, σ_k²), renormalised: precisions add.
+
+    1/σ² = Σ_k 1/σ_k², μ = σ² Σ_k μ_k/σ_k² — so σ² is below every σ_k². Experts along axis 0.
+    """
+    means = as_array(means, "means")
+    variances = as_array(variances, "variances")
+    check_same_shape(means=means, variances=variances)
+    if means.ndim < 1 or len(means) < 1:
+        raise ValueError("means and variances must hold one entry per expert along axis 0")
+    if np.any(variances <= 0):
+        raise ValueError("variances must be positive")
+    precision = np.sum(1.0 / variances, axis=0)
+    variance = 1.0 / precision
+    return variance * np.sum(means / variances, axis=0), variance
+
+
+def gaussian_mixture_moments(means: np.ndarray, variances: np.ndarray,
+                             weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of the mixture Σ_k w_k N(μ_k, σ_k²) (law of total variance):
+    μ = Σ_k w_k μ_k, σ² = Σ_k w_k (σ_k² + μ_k²) − μ² — never below the weighted mean of the σ_k²."""
+    means = as_array(means, "means")
+    variances = as_array(variances, "variances")
+    check_same_shape(means=means, variances=variances)
+    weights = check_probabilities(weights, "weights", axis=0)
+    if weights.ndim != 1 or len(weights) != len(means):
+        raise ValueError(f"weights must hold one entry per expert ({len(means)}), got shape {weights.shape}")
+    if np.any(variances <= 0):
+        raise ValueError("variances must be positive")
+    w = weights.reshape((-1,) + (1,) * (means.ndim - 1))
+    mean = np.sum(w * means, axis=0)
+    return mean, np.sum(w * (variances + means**2), axis=0) - mean**2
+
+
+def entropy(probs: np.ndarray) -> np.ndarray:
+    """Shannon entropy in nats along the last axis: H(p) = −Σ_y p(y) log p(y) (0·log 0 = 0)."""
+    probs = check_probabilities(probs, "probs")
+    safe = np.where(probs > 0, probs, 1.0)
+    return -np.sum(probs * np.log(safe), axis=-1)
+
+
+def _check_labels(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    probs = check_probabilities(probs, "probs")
+    if probs.ndim != 2:
+        raise ValueError(f"probs must have shape (n, n_classes), got {probs.shape}")
+    labels = as_array(labels, "labels", ndim=1, dtype=np.int64)
+    check_same_length(probs=probs, labels=labels)
+    if np.any(labels < 0) or np.any(labels >= probs.shape[1]):
+        raise ValueError(f"labels must lie in 0 … {probs.shape[1] - 1}")
+    return probs, labels
+
+
+def negative_log_likelihood(probs: np.ndarray, labels: np.ndarray, *, floor: float = 1e-12) -> float:
+    """Mean negative log-likelihood −(1/n) Σ_i log max(p_i(y_i), floor), in nats."""
+    probs, labels = _check_labels(probs, labels)
+    return float(-np.mean(np.log(np.maximum(probs[np.arange(len(labels)), labels], floor))))
+
+
+def accuracy_of(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of rows whose most probable class is the label."""
+    probs, labels = _check_labels(probs, labels)
+    return float(np.mean(probs.argmax(axis=1) == labels))
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> float:
+    """ECE = Σ_b (n_b/n)·|accuracy_b − confidence_b| over equal-width bins of the top-class confidence."""
+    probs, labels = _check_labels(probs, labels)
+    check_positive_int(n_bins, "n_bins")
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        members = bins == b
+        total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(total)
