@@ -1,0 +1,671 @@
+"""Grading the course's exercises with nbgrader: ``make grade``, ``make check`` and ``make bundle``.
+
+* ``python -m helpers.grading grade [--assignment A] [--student S] [--workers N]`` (instructor):
+  autogrades every submission ``submitted/<student>/<assignment>/<notebook>.ipynb``, one worker per
+  core, each worker grading a shard of the students in a scratch course of its own (its own SQLite
+  gradebook); the shards are then merged into the course gradebook (``CourseDirectory.db_url``:
+  SQLite by default, PostgreSQL when the config says so). Then it writes ``grades.csv``, HTML
+  feedback in ``feedback/<student>/<assignment>/`` (hidden tests removed) and ``grades-summary.png``.
+* ``python -m helpers.grading check exNN`` (self-learner): grades ``work/exNN_*/`` against the hidden
+  tests in a scratch course, prints the score per task and the path of the feedback page.
+* ``python -m helpers.grading bundle`` (instructor): the student archive, without solutions/.
+
+A submission that breaks nbgrader (a dead kernel, a notebook that is not JSON, no notebook at all)
+scores 0 and is named in the ``problem`` column of grades.csv; the other students are never affected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import html
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+BIN = Path(sys.executable).parent
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+RETRYABLE = ("Address already in use", "Kernel didn't respond", "Kernel died before replying")
+SHADOWING = {"helpers", "numpy", "torch", "nbgrader", "IPython", "matplotlib", "sklearn", "scipy"}
+# Scratch-course layout (the same for every shard, whatever the course's own config says).
+SHARD_DIRS = {"source_directory": "source", "release_directory": "release", "submitted_directory": "submitted",
+              "autograded_directory": "autograded", "feedback_directory": "feedback"}
+
+
+# --- the course: nbgrader config and directories ------------------------------------------------
+
+def load_config(root: Path) -> Any:
+    """The nbgrader config a command run in ``root`` would read (Jupyter's config paths, then root)."""
+    from jupyter_core.paths import jupyter_config_path
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = Config()
+    for folder in [*reversed(jupyter_config_path()), str(root)]:
+        if (Path(folder) / "nbgrader_config.py").is_file():
+            config.merge(PyFileConfigLoader("nbgrader_config.py", path=folder).load_config())
+    return config
+
+
+def course_directory(root: Path, config: Any, **overrides: str) -> Any:
+    """nbgrader's CourseDirectory for ``root`` with ``config`` and some traits overridden."""
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    settings = Config()
+    settings.CourseDirectory.root = str(root)
+    for name, value in overrides.items():
+        settings.CourseDirectory[name] = value
+    merged = Config(config)
+    merged.merge(settings)
+    return CourseDirectory(config=merged)
+
+
+def nbgrader_api(root: Path, config: Any, **overrides: str) -> Any:
+    """An in-process NbGraderAPI on the course at ``root`` (one start-up for many commands)."""
+    from nbgrader.apps import NbGraderAPI
+
+    return NbGraderAPI(coursedir=course_directory(root, config, **overrides), config=config)
+
+
+def source_root(root: Path, config: Any) -> Path:
+    """The folder of the assignments' sources (``solutions/`` in this course)."""
+    return Path(root) / course_directory(root, config).source_directory
+
+
+def assignments_in(source: Path, wanted: str | None = None) -> list[str]:
+    """Assignment names with a source folder holding a notebook; ``wanted`` picks one (or a prefix: ex01)."""
+    names = sorted(p.name for p in source.glob("*") if p.is_dir() and any(p.glob("*.ipynb")))
+    if wanted is None:
+        return names
+    return [n for n in names if n == wanted] or [n for n in names if n.split("_")[0] == wanted]
+
+
+def submissions_in(submitted: Path, assignments: list[str], student: str | None = None) -> list[tuple[str, str]]:
+    """(assignment, student) pairs that have a submission folder, sorted."""
+    pairs = [(a, s.name) for s in sorted(submitted.glob("*")) if s.is_dir()
+             for a in assignments if (s / a).is_dir()]
+    return [p for p in pairs if student in (None, p[1])]
+
+
+# --- the worker: one shard of students graded in a scratch course ----------------------------
+
+def shard_api(shard: Path, course_root: Path) -> Any:
+    """NbGraderAPI on a shard folder: the course's config, the shard's own SQLite gradebook."""
+    return nbgrader_api(shard, load_config(course_root), db_url=f"sqlite:///{shard / 'gradebook.db'}",
+                        **SHARD_DIRS)
+
+
+def grade_one(api: Any, assignment: str, student: str) -> dict[str, Any]:
+    """Autograde one submission and write its feedback; retried once when the kernel failed to start."""
+    start = time.perf_counter()
+    for _ in range(2):
+        result = api.autograde(assignment, student)
+        text = f"{result.get('log', '')}\n{result.get('error', '')}"
+        if result["success"] or not any(marker in text for marker in RETRYABLE):
+            break
+    feedback = api.generate_feedback(assignment, student) if result["success"] else {"success": False}
+    return {"assignment": assignment, "student": student, "ok": bool(result["success"]),
+            "feedback": bool(feedback["success"]), "seconds": time.perf_counter() - start,
+            "log": text[-4000:]}
+
+
+def run_shard(shard: Path) -> None:
+    """Worker entry point: grade the pairs listed in ``shard/job.json``, one JSON line per event."""
+    job = json.loads((shard / "job.json").read_text())
+    api = shard_api(shard, Path(job["course_root"]))
+    for assignment, student in job["pairs"]:
+        print(json.dumps({"event": "start", "assignment": assignment, "student": student}), flush=True)
+        print(json.dumps({"event": "done", **grade_one(api, assignment, student)}), flush=True)
+
+
+# --- the coordinator: shards, workers, progress ---------------------------------------------
+
+@dataclass
+class Outcome:
+    """What grading one submission gave: ``ok`` False when nbgrader (or its worker) failed on it."""
+
+    assignment: str
+    student: str
+    ok: bool
+    seconds: float = 0.0
+    feedback: bool = False
+    log: str = ""
+    problem: str = ""
+
+
+def shard_pairs(pairs: list[tuple[str, str]], workers: int) -> list[list[tuple[str, str]]]:
+    """Split the pairs by student, round robin over students in name order; empty shards dropped."""
+    students = sorted({s for _, s in pairs})
+    owner = {s: i % workers for i, s in enumerate(students)}
+    shards = [[p for p in pairs if owner[p[1]] == k] for k in range(workers)]
+    return [s for s in shards if s]
+
+
+def worker_env() -> dict[str, str]:
+    """One BLAS/torch thread per worker and kernel; the venv's bin/ first (nbgrader runs alembic)."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONWARNINGS="ignore")
+    env.update({name: "1" for name in THREAD_VARIABLES})
+    return env
+
+
+def prepare_shard(shard: Path, course_root: Path, source: Path, submitted: Path,
+                  pairs: list[tuple[str, str]], template_db: Path) -> None:
+    """A scratch course: links to the sources and the shard's submissions, a copy of the template gradebook."""
+    (shard / "submitted").mkdir(parents=True)
+    (shard / "source").symlink_to(source.resolve(), target_is_directory=True)
+    for student in sorted({s for _, s in pairs}):
+        (shard / "submitted" / student).symlink_to((submitted / student).resolve(), target_is_directory=True)
+    shutil.copy(template_db, shard / "gradebook.db")
+    (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "pairs": pairs}))
+
+
+def worker_events(shard: Path, pairs: list[tuple[str, str]], timeout: float) -> Iterator[dict[str, Any]]:
+    """Run one worker process on ``pairs``; yield its events, then a 'lost' event if it died or hung."""
+    (shard / "job.json").write_text(json.dumps({**json.loads((shard / "job.json").read_text()), "pairs": pairs}))
+    with open(shard / "worker.log", "a") as log:
+        process = subprocess.Popen([sys.executable, "-m", "helpers.grading", "shard", str(shard)],
+                                   stdout=subprocess.PIPE, stderr=log, text=True, env=worker_env(),
+                                   cwd=str(Path(__file__).resolve().parents[1]))
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in process.stdout] + [lines.put(None)], daemon=True).start()
+    while True:
+        try:
+            line = lines.get(timeout=timeout)
+        except queue.Empty:
+            process.kill()
+            yield {"event": "lost", "why": f"no result after {timeout:.0f} s: the grader was stopped"}
+            break
+        if line is None:
+            if process.wait() != 0:
+                yield {"event": "lost", "why": f"the grading process died (exit code {process.returncode})"}
+            break
+        if line.startswith("{"):
+            yield json.loads(line)
+    process.wait()
+
+
+def grade_shard(shard: Path, pairs: list[tuple[str, str]], timeout: float,
+                report: Callable[[Outcome], None]) -> None:
+    """Grade a shard to the end: a worker that dies or hangs costs only the submission it was on."""
+    remaining = list(pairs)
+    while remaining:
+        current = None
+        for event in worker_events(shard, remaining, timeout):
+            if event["event"] == "start":
+                current = (event["assignment"], event["student"])
+            elif event["event"] == "done":
+                remaining.remove((event["assignment"], event["student"]))
+                report(Outcome(**{k: event[k] for k in ("assignment", "student", "ok", "seconds", "feedback", "log")}))
+                current = None
+            elif event["event"] == "lost" and remaining:
+                lost = current or remaining[0]
+                remaining.remove(lost)
+                report(Outcome(*lost, ok=False, problem=f"grading failed: {event['why']}"))
+
+
+def make_template(scratch: Path, course_root: Path, config: Any, assignments: list[str]) -> Path:
+    """A gradebook that knows the assignments (nbgrader generate_assignment in a scratch course)."""
+    template = scratch / "template"
+    template.mkdir()
+    (template / "source").symlink_to(source_root(course_root, config).resolve(), target_is_directory=True)
+    api = shard_api(template, course_root)
+    for assignment in assignments:
+        result = api.generate_assignment(assignment)
+        if not result["success"]:
+            raise SystemExit(f"nbgrader cannot generate {assignment}:\n{result.get('error', result.get('log'))}")
+    return template / "gradebook.db"
+
+
+def register_assignments(course_root: Path, config: Any, assignments: list[str], scratch: Path) -> None:
+    """Make the course gradebook know the assignments (as `make release` does), leaving exercises/ alone."""
+    api = nbgrader_api(course_root, config, release_directory=str(scratch / "release"))
+    for assignment in assignments:
+        result = api.generate_assignment(assignment)
+        if not result["success"]:
+            raise SystemExit(f"nbgrader cannot register {assignment} in the course gradebook:\n"
+                             f"{result.get('error', result.get('log'))}")
+
+
+# --- merging a shard into the course ---------------------------------------------------------
+
+def copy_submission(src: Any, dst: Any, assignment: str, student: str) -> bool:
+    """Copy what autograde wrote for one submission from gradebook ``src`` to ``dst`` (False: none)."""
+    from nbgrader.api import MissingEntry
+
+    try:
+        submission = src.find_submission(assignment, student)
+    except MissingEntry:
+        return False
+    dst.update_or_create_student(student)
+    stamp = {"timestamp": submission.timestamp} if submission.timestamp else {}
+    dst.update_or_create_submission(assignment, student, **stamp)
+    for notebook in submission.notebooks:
+        target = dst.find_submission_notebook(notebook.name, assignment, student)
+        target.late_submission_penalty = notebook.late_submission_penalty
+        for grade in notebook.grades:
+            copy = dst.find_grade(grade.name, notebook.name, assignment, student)
+            copy.auto_score = grade.auto_score
+            copy.needs_manual_grade = grade.needs_manual_grade or copy.manual_score is not None
+        for comment in notebook.comments:
+            dst.find_comment(comment.name, notebook.name, assignment, student).auto_comment = comment.auto_comment
+    dst.db.commit()
+    return True
+
+
+def replace_tree(source: Path, target: Path) -> None:
+    """``target`` becomes a copy of ``source`` (or disappears when ``source`` does not exist)."""
+    if target.exists():
+        shutil.rmtree(target)
+    if source.exists():
+        shutil.copytree(source, target)
+
+
+def merge_shard(shard: Path, course: Any, pairs: list[tuple[str, str]]) -> None:
+    """Grades, graded notebooks and feedback of a shard's submissions into the course."""
+    from nbgrader.api import Gradebook
+
+    root = Path(course.root)
+    with Gradebook(f"sqlite:///{shard / 'gradebook.db'}") as src, Gradebook(course.db_url, course.course_id) as dst:
+        for assignment, student in pairs:
+            copy_submission(src, dst, assignment, student)
+    for assignment, student in pairs:
+        for kind in ("autograded", "feedback"):
+            replace_tree(shard / kind / student / assignment,
+                         root / getattr(course, f"{kind}_directory") / student / assignment)
+
+
+# --- what went wrong with a submission --------------------------------------------------------
+
+def explain_failure(log: str) -> str:
+    """A short reason from nbgrader's log of a failed autograde."""
+    reasons = [("Kernel died", "the kernel died (os._exit, a crash or out of memory): nothing graded"),
+               ("NotJSONError", "the notebook is not valid JSON"),
+               ("No notebooks found", "the expected notebook is missing"),
+               ("No notebooks were matched", "no notebook was submitted"),
+               ("unresponsive", "the kernel became unresponsive")]
+    return next((text for marker, text in reasons if marker in log), "nbgrader failed on this submission")
+
+
+def inspect_submission(folder: Path, expected: list[str]) -> list[str]:
+    """Remarks on a submission folder: missing notebooks, extra notebooks, modules that shadow imports."""
+    present = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    notes = [f"missing {name}" for name in expected if name not in present]
+    extra = sorted(p for p in present if p.endswith(".ipynb") and p not in expected)
+    notes += [f"ignored extra notebook {name}" for name in extra]
+    shadows = sorted(p for p in present if Path(p).stem in SHADOWING and (p.endswith(".py") or (folder / p).is_dir()))
+    notes += [f"ships {name}, which shadows a course import: check by hand" for name in shadows]
+    return notes
+
+
+def problem_of(outcome: Outcome | None, folder: Path, expected: list[str]) -> str:
+    """The ``problem`` column of grades.csv for one submission ('' when all went well)."""
+    notes = inspect_submission(folder, expected)
+    if outcome is not None and not outcome.ok:
+        notes.insert(0, outcome.problem or f"grading failed: {explain_failure(outcome.log)}")
+    if outcome is not None and outcome.ok and not outcome.feedback:
+        notes.append("no feedback page was written")
+    return "; ".join(notes)
+
+
+# --- hidden tests must never reach feedback -----------------------------------------------------
+
+class _Text(HTMLParser):
+    """The visible text of an HTML page (scripts and styles left out)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_text(path: Path) -> str:
+    """Text of an HTML file as a reader sees it (tags dropped, entities decoded)."""
+    parser = _Text()
+    parser.feed(path.read_text(errors="replace"))
+    return html.unescape("".join(parser.parts))
+
+
+def _cells(notebook: Path) -> list[dict[str, Any]]:
+    try:
+        return json.loads(notebook.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def _text(cell: dict[str, Any]) -> str:
+    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+
+
+def marked_blocks(notebook: Path, begin: str, end: str) -> list[str]:
+    """Text between ``### BEGIN <begin>`` and ``### END <end>`` lines in a notebook's cells."""
+    pattern = re.compile(rf"^[ \t]*### BEGIN {begin}[^\n]*\n(.*?)^[ \t]*### END {end}", re.M | re.S)
+    return [m.group(1) for cell in _cells(notebook) for m in pattern.finditer(_text(cell))]
+
+
+def hidden_lines(notebook: Path, minimum: int = 16) -> set[str]:
+    """Distinctive lines of a source notebook's hidden tests (stripped, at least ``minimum`` characters)."""
+    lines = {line.strip() for block in marked_blocks(notebook, "HIDDEN TESTS", "HIDDEN TESTS")
+             for line in block.splitlines()}
+    return {line for line in lines if len(line) >= minimum}
+
+
+def leaked_lines(feedback: Path, source_notebook: Path, submitted_notebook: Path) -> list[str]:
+    """Hidden-test lines visible in a feedback page (lines the student wrote themselves excepted)."""
+    own = {line.strip() for cell in _cells(submitted_notebook) for line in _text(cell).splitlines()}
+    shown = {line.strip() for line in html_text(feedback).splitlines()}
+    return sorted((hidden_lines(source_notebook) - own) & shown)
+
+
+def withhold_leaking_feedback(root: Path, course: Any, pair: tuple[str, str]) -> str:
+    """Delete a feedback page that shows hidden-test lines; the remark for grades.csv ('' if none)."""
+    assignment, student = pair
+    folder = root / course.feedback_directory / student / assignment
+    for page in sorted(folder.glob("*.html")):
+        source = root / course.source_directory / assignment / f"{page.stem}.ipynb"
+        submitted = root / course.submitted_directory / student / assignment / f"{page.stem}.ipynb"
+        if leaked_lines(page, source, submitted):
+            page.unlink()
+            return f"feedback {page.name} withheld: it showed hidden test lines"
+    return ""
+
+
+# --- reports: grades.csv and the summary figure -------------------------------------------------
+
+@dataclass
+class Row:
+    """One line of grades.csv, plus the per-task scores the summary figure draws."""
+
+    student: str
+    assignment: str
+    score: float
+    max_score: float
+    needs_manual_grading: bool
+    problem: str = ""
+    tasks: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def gradebook_rows(course: Any, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row]:
+    """Rows for the pairs from the course gradebook (a pair it has no submission for gets a zero row)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    rows = {}
+    with Gradebook(course.db_url, course.course_id) as gradebook:
+        for assignment, student in pairs:
+            max_score = gradebook.find_assignment(assignment).max_score
+            try:
+                submission = gradebook.find_submission(assignment, student)
+            except MissingEntry:
+                rows[(assignment, student)] = Row(student, assignment, 0.0, max_score, False)
+                continue
+            tasks = {g.name: (g.score or 0.0, g.max_score) for nb in submission.notebooks for g in nb.grades
+                     if g.cell.cell_type == "code"}
+            rows[(assignment, student)] = Row(student, assignment, submission.score, max_score,
+                                              bool(submission.needs_manual_grade), tasks=tasks)
+    return rows
+
+
+def write_csv(rows: list[Row], path: Path) -> None:
+    """grades.csv: student, assignment, score, max_score, needs_manual_grading, problem."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "assignment", "score", "max_score", "needs_manual_grading", "problem"])
+        for row in sorted(rows, key=lambda r: (r.assignment, r.student)):
+            writer.writerow([row.student, row.assignment, f"{row.score:g}", f"{row.max_score:g}",
+                             "yes" if row.needs_manual_grading else "no", row.problem])
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """grades.csv as a list of dicts."""
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def summary_figure(rows: list[Row]) -> Any:
+    """Score distribution per assignment (left) and per graded task (right), as fractions of the maximum."""
+    from helpers.plots import new_figure
+
+    assignments = sorted({r.assignment for r in rows})
+    tasks = sorted({(r.assignment, t) for r in rows for t in r.tasks})
+    fig, (left, right) = new_figure(2, 1, width=max(4.5, 0.9 * max(len(assignments), len(tasks)) + 2), height=3.6)
+    for axis, groups, title in ((left, [(a, None) for a in assignments], "total score per assignment"),
+                                (right, tasks, "score per autograded task")):
+        values = [[(r.score / r.max_score if task is None else r.tasks[task][0] / r.tasks[task][1])
+                   for r in rows if r.assignment == a and (task is None or task in r.tasks)
+                   and (r.max_score if task is None else r.tasks[task][1])] for a, task in groups]
+        if any(values):
+            axis.boxplot([v or [0.0] for v in values], showmeans=True)
+        for i, vals in enumerate(values, start=1):
+            axis.plot([i] * len(vals), vals, "o", alpha=0.4, color="#1f77b4")
+        axis.set_xticks(range(1, len(groups) + 1),
+                        [a if t is None else f"{a.split('_')[0]}/{t}" for a, t in groups], rotation=30, ha="right")
+        axis.set(ylim=(-0.05, 1.05), ylabel="fraction of the points", title=title)
+    return fig
+
+
+# --- make grade ------------------------------------------------------------------------------
+
+def progress_printer(total: int) -> Callable[[Outcome], None]:
+    """A thread-safe reporter printing one line per graded submission."""
+    lock, done = threading.Lock(), [0]
+
+    def report(outcome: Outcome) -> None:
+        with lock:
+            done[0] += 1
+            state = "graded" if outcome.ok else "FAILED"
+            print(f"[{done[0]:>{len(str(total))}}/{total}] {state} {outcome.assignment}/{outcome.student}"
+                  f" ({outcome.seconds:.1f} s)", flush=True)
+    return report
+
+
+def grade(root: Path, assignment: str | None = None, student: str | None = None, workers: int | None = None,
+          timeout_per_submission: float = 1800.0) -> list[Row]:
+    """``make grade``: autograde, merge into the course gradebook, write grades.csv, feedback, the figure."""
+    root = Path(root).resolve()
+    config = load_config(root)
+    course = course_directory(root, config)
+    assignments = assignments_in(source_root(root, config), assignment)
+    if not assignments:
+        raise SystemExit(f"no assignment {assignment or ''} in {course.source_directory}/")
+    pairs = submissions_in(root / course.submitted_directory, assignments, student)
+    if not pairs:
+        raise SystemExit(f"no submissions in {course.submitted_directory}/<student>/<assignment>/ to grade")
+    shards = shard_pairs(pairs, workers or os.cpu_count() or 1)
+    print(f"grading {len(pairs)} submissions of {len(assignments)} assignment(s) with {len(shards)} worker(s)")
+    outcomes: dict[tuple[str, str], Outcome] = {}
+    printer = progress_printer(len(pairs))
+
+    def report(outcome: Outcome) -> None:
+        outcomes[(outcome.assignment, outcome.student)] = outcome
+        printer(outcome)
+
+    with tempfile.TemporaryDirectory(prefix="grading-") as scratch_name:
+        scratch = Path(scratch_name)
+        template = make_template(scratch, root, config, assignments)
+        folders = [scratch / f"shard{k}" for k in range(len(shards))]
+        for folder, part in zip(folders, shards):
+            prepare_shard(folder, root, source_root(root, config), root / course.submitted_directory, part, template)
+        threads = [threading.Thread(target=grade_shard, args=(f, p, timeout_per_submission, report))
+                   for f, p in zip(folders, shards)]
+        for thread in threads:
+            thread.start()
+        register_assignments(root, config, assignments, scratch)
+        for thread in threads:
+            thread.join()
+        for folder, part in zip(folders, shards):
+            merge_shard(folder, course, part)
+    return write_reports(root, config, course, pairs, outcomes)
+
+
+def write_reports(root: Path, config: Any, course: Any, pairs: list[tuple[str, str]],
+                  outcomes: dict[tuple[str, str], Outcome]) -> list[Row]:
+    """grades.csv and grades-summary.png for every submission in submitted/ of the graded assignments."""
+    source = source_root(root, config)
+    every = submissions_in(root / course.submitted_directory, sorted({a for a, _ in pairs}))
+    rows = gradebook_rows(course, every)
+    for pair, row in rows.items():
+        expected = sorted(p.name for p in (source / pair[0]).glob("*.ipynb"))
+        folder = root / course.submitted_directory / pair[1] / pair[0]
+        remarks = [problem_of(outcomes.get(pair), folder, expected), withhold_leaking_feedback(root, course, pair)]
+        row.problem = "; ".join(r for r in remarks if r)
+    write_csv(list(rows.values()), root / "grades.csv")
+    summary_figure(list(rows.values())).savefig(root / "grades-summary.png", dpi=110)
+    failed = sum(not o.ok for o in outcomes.values())
+    print(f"wrote grades.csv ({len(rows)} rows), grades-summary.png and {course.feedback_directory}/"
+          + (f"; {failed} submission(s) could not be graded: see the problem column" if failed else ""))
+    return list(rows.values())
+
+
+# --- make check (self-learners) -----------------------------------------------------------------
+
+NO_SOLUTIONS = ("make check grades your work against the hidden tests in solutions/, which this copy of the "
+                "course does not have (the student bundle leaves them out). Use the full course repository, "
+                "or press Validate in JupyterLab to run the visible tests.")
+
+
+def check(exercise: str, root: Path, work: Path | None = None) -> int:
+    """``make check EX=exNN``: grade the learner's work/exNN_*/ in a scratch course; 0 when it could."""
+    root = Path(root).resolve()
+    config = load_config(root)
+    source = source_root(root, config)
+    if not source.is_dir() or not any(source.glob("*/*.ipynb")):
+        print(NO_SOLUTIONS, file=sys.stderr)
+        return 2
+    matches = assignments_in(source, exercise)
+    if len(matches) != 1:
+        print(f"no single exercise set matches {exercise!r}; choose from {assignments_in(source)}", file=sys.stderr)
+        return 2
+    assignment, work = matches[0], Path(work or root / "work")
+    if not (work / assignment).is_dir():
+        print(f"no {work / assignment}/: run `make lab` first, which copies the exercises to work/", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="check-") as scratch_name:
+        scratch = Path(scratch_name)
+        (scratch / "source").symlink_to(source, target_is_directory=True)
+        shutil.copytree(work / assignment, scratch / "submitted" / "learner" / assignment,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "feedback"))
+        api = shard_api(scratch, root)
+        for step in (lambda: api.generate_assignment(assignment), lambda: api.autograde(assignment, "learner"),
+                     lambda: api.generate_feedback(assignment, "learner")):
+            result = step()
+            if not result["success"]:
+                print(f"grading failed: {explain_failure(result.get('log', '') + result.get('error', ''))}",
+                      file=sys.stderr)
+                return 1
+        print_scores(scratch, assignment)
+        pages = keep_feedback(scratch / "feedback" / "learner" / assignment, work / "feedback" / assignment)
+    for page in pages:
+        print(f"feedback: {page}")
+    return 0
+
+
+def print_scores(scratch: Path, assignment: str) -> None:
+    """The learner's score per task from the scratch gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{scratch / 'gradebook.db'}") as gradebook:
+        submission = gradebook.find_submission(assignment, "learner")
+        print(f"{assignment}: autograded tasks")
+        auto = [g for nb in submission.notebooks for g in nb.grades if g.cell.cell_type == "code"]
+        for g in auto:
+            print(f"  {g.name:40s} {g.score or 0:g} / {g.max_score:g}" + ("  (test cell missing)" if g.auto_score is None else ""))
+        written = [g for nb in submission.notebooks for g in nb.grades if g.cell.cell_type != "code"]
+        print(f"  {'total':40s} {sum(g.score or 0 for g in auto):g} / {sum(g.max_score for g in auto):g}")
+        if written:
+            print(f"  written answers ({sum(g.max_score for g in written):g} points) are graded by a person")
+
+
+def keep_feedback(folder: Path, target: Path) -> list[Path]:
+    """Copy the feedback pages to ``target`` (replacing older ones); their paths."""
+    target.mkdir(parents=True, exist_ok=True)
+    return [Path(shutil.copy(page, target / page.name)) for page in sorted(folder.glob("*.html"))]
+
+
+# --- make bundle -------------------------------------------------------------------------------
+
+BUNDLE_ITEMS = ("README.md", "LICENSE", "environment.yml", "pyproject.toml", "Makefile", "nbgrader_config.py",
+                "chapters", "exercises", "helpers")
+BUNDLE_SKIP = ("__pycache__", ".ipynb_checkpoints", ".pyc", ".egg-info")
+
+
+def bundle_files(root: Path) -> list[Path]:
+    """What students get: the items above that exist, without caches (never solutions/ or tests/)."""
+    files = []
+    for item in BUNDLE_ITEMS:
+        path = root / item
+        candidates = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        files += [p for p in candidates if not any(s in part for part in p.relative_to(root).parts for s in BUNDLE_SKIP)]
+    return files
+
+
+def bundle(root: Path, out: Path | None = None) -> Path:
+    """``make bundle``: dist/multimodal-course-student.tar.gz, everything under multimodal-course/."""
+    root = Path(root).resolve()
+    out = Path(out or root / "dist" / "multimodal-course-student.tar.gz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    files = bundle_files(root)
+    with tarfile.open(out, "w:gz") as archive:
+        for path in files:
+            archive.add(path, arcname=f"multimodal-course/{path.relative_to(root)}", recursive=False)
+    print(f"wrote {out} ({len(files)} files, {out.stat().st_size / 1e6:.1f} MB)")
+    return out
+
+
+# --- command line --------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m helpers.grading {grade,check,bundle} ...``."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.grading", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    grading = commands.add_parser("grade", help="autograde submitted/, write grades.csv, feedback and a figure")
+    grading.add_argument("--assignment", default=None, help="grade only this assignment (e.g. ex01_principles)")
+    grading.add_argument("--student", default=None, help="grade only this student")
+    grading.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
+    checking = commands.add_parser("check", help="grade your own work/exNN_*/ against the hidden tests")
+    checking.add_argument("exercise", help="exercise set, e.g. ex01 or ex01_principles")
+    checking.add_argument("--work", default=None, help="your working folder (default: work/)")
+    bundling = commands.add_parser("bundle", help="write the student archive (no solutions, no hidden tests)")
+    bundling.add_argument("--out", default=None, help="archive path (default: dist/multimodal-course-student.tar.gz)")
+    shard = commands.add_parser("shard", help=argparse.SUPPRESS)
+    shard.add_argument("folder")
+    for sub in (grading, checking, bundling):
+        sub.add_argument("--root", default=".", help="the course folder (default: here)")
+    args = parser.parse_args(argv)
+    os.environ.update(worker_env())  # nbgrader runs alembic from PATH; kernels inherit one thread each
+    if args.command == "shard":
+        run_shard(Path(args.folder))
+    elif args.command == "grade":
+        grade(Path(args.root), args.assignment, args.student, args.workers)
+    elif args.command == "check":
+        return check(args.exercise, Path(args.root), args.work and Path(args.work))
+    else:
+        bundle(Path(args.root), args.out and Path(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
