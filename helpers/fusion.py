@@ -18,8 +18,9 @@ models; masks are boolean with ``True`` marking a real (non-padding) token.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -401,3 +402,187 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
         members = bins == b
         total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
     return float(total)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Experiments the chapter runs: training, exact posteriors, a corrupted expert
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run a block with torch on one CPU thread (the chapter's models are tiny: extra threads only
+    add synchronisation, and on a busy 2-core machine they compete), restoring the setting after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def train_classifier(model: nn.Module, inputs: Sequence[torch.Tensor], labels: torch.Tensor, *,
+                     epochs: int, lr: float = 1e-2, batch_size: int = 64, seed: int = 0,
+                     desc: str = "training", progress: bool = True) -> dict[str, list[float]]:
+    """Minimise cross-entropy(model(*inputs), labels) with ``helpers.train.fit``; returns its history."""
+    from .train import fit
+
+    def loss_fn(net: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(net(*batch[:-1]), batch[-1])
+
+    with _one_thread():
+        return fit(model, loss_fn, (*inputs, labels), epochs=epochs, lr=lr, batch_size=batch_size,
+                   seed=seed, desc=desc, progress=progress)
+
+
+def train_branches_separately(model: LateFusion, inputs: Sequence[torch.Tensor], labels: torch.Tensor, *,
+                              epochs: int, lr: float = 1e-2, batch_size: int = 64, seed: int = 0,
+                              desc: str = "training", progress: bool = True) -> dict[str, list[float]]:
+    """Train each branch of a ``LateFusion`` as its own classifier: loss = Σ_m CE(logits_m, y).
+
+    The branches share no parameters, so each one's gradient is its own loss's: they become
+    calibrated unimodal experts p(y | x_m), ready to be combined by any rule afterwards.
+    """
+    from .train import fit
+
+    if not isinstance(model, LateFusion):
+        raise ValueError(f"model must be a LateFusion, got {type(model).__name__}")
+
+    def loss_fn(net: LateFusion, *batch: torch.Tensor) -> torch.Tensor:
+        return sum(nn.functional.cross_entropy(logits, batch[-1]) for logits in net.unimodal_logits(*batch[:-1]))
+
+    with _one_thread():
+        return fit(model, loss_fn, (*inputs, labels), epochs=epochs, lr=lr, batch_size=batch_size,
+                   seed=seed, desc=desc, progress=progress)
+
+
+def gaussian_class_log_posterior(x: np.ndarray, means: np.ndarray, sigma: float,
+                                 log_prior: np.ndarray) -> np.ndarray:
+    """Exact log p(y | x) for x | y ~ N(means[y], σ²I): log p(y) − ‖x − μ_y‖²/(2σ²), normalised over y."""
+    x = as_array(x, "x", ndim=2)
+    means = as_array(means, "means", ndim=2)
+    log_prior = as_array(log_prior, "log_prior", ndim=1)
+    if means.shape != (len(log_prior), x.shape[1]):
+        raise ValueError(f"means must have shape (n_classes, d) = ({len(log_prior)}, {x.shape[1]}), "
+                         f"got {means.shape}")
+    sigma = check_in_range(sigma, "sigma", 0.0, np.inf, low_open=True)
+    scores = log_prior - ((x[:, None, :] - means[None]) ** 2).sum(axis=-1) / (2 * sigma**2)
+    return scores - logsumexp(scores, axis=1, keepdims=True)
+
+
+def corrupt_expert(probs: np.ndarray, labels: np.ndarray, rate: float, *, confidence: float = 0.95,
+                   seed: int = 0) -> np.ndarray:
+    """A confidently wrong expert: each row, with probability ``rate``, is replaced by a distribution
+    putting ``confidence`` on a random wrong class and the rest evenly on the other classes."""
+    probs, labels = _check_labels(probs, labels)
+    rate = check_in_range(rate, "rate", 0.0, 1.0)
+    n_classes = probs.shape[1]
+    confidence = check_in_range(confidence, "confidence", 1.0 / n_classes, 1.0, high_open=True)
+    rng = rng_from(seed)
+    hit = rng.random(len(labels)) < rate
+    wrong = (labels + rng.integers(1, n_classes, size=len(labels))) % n_classes
+    corrupted = np.full_like(probs, (1.0 - confidence) / (n_classes - 1))
+    corrupted[np.arange(len(labels)), wrong] = confidence
+    return np.where(hit[:, None], corrupted, probs)
+
+
+def _safe_log(probs: np.ndarray) -> np.ndarray:
+    """log p with p floored at the smallest positive double (an underflowed 0 stays finite)."""
+    return np.log(np.maximum(probs, np.finfo(float).tiny))
+
+
+def fusion_metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy, NLL (nats) and ECE of one set of predicted class probabilities."""
+    return {"accuracy": accuracy_of(probs, labels), "nll": negative_log_likelihood(probs, labels),
+            "ece": expected_calibration_error(probs, labels)}
+
+
+def corruption_sweep(probs_v: np.ndarray, probs_t: np.ndarray, labels: np.ndarray, prior: np.ndarray,
+                     rates: Sequence[float], *, weight: float = 0.5, confidence: float = 0.95,
+                     seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Accuracy, NLL and ECE of expert v, expert t (corrupted at each rate), their PoE and their MoE.
+
+    Returns ``sweep[method][metric]``, one value per rate; methods "vision", "text", "poe", "moe".
+    """
+    probs_v, labels = _check_labels(probs_v, labels)
+    prior = check_probabilities(prior, "prior")
+    _check_last_dim(prior, probs_v.shape[1], "prior")
+    sweep: dict[str, dict[str, list[float]]] = {m: {} for m in ("vision", "text", "poe", "moe")}
+    for rate in rates:
+        bad_t = corrupt_expert(probs_t, labels, rate, confidence=confidence, seed=seed)
+        fused = {"vision": probs_v, "text": bad_t,
+                 "poe": np.exp(product_of_experts(_safe_log(probs_v), _safe_log(bad_t), np.log(prior))),
+                 "moe": mixture_of_experts(probs_v, bad_t, weight)}
+        for method, probs in fused.items():
+            for metric, value in fusion_metrics(probs, labels).items():
+                sweep[method].setdefault(metric, []).append(value)
+    return {m: {k: np.asarray(v) for k, v in metrics.items()} for m, metrics in sweep.items()}
+
+
+@torch.no_grad()
+def example_attention(model: CrossAttentionFusion, text: torch.Tensor, audio: torch.Tensor,
+                      text_mask: torch.Tensor, audio_mask: torch.Tensor, index: int) -> np.ndarray:
+    """Attention weights (mean over heads) of example ``index``, cut to its real tokens: (n_t, n_a)."""
+    if not isinstance(model, CrossAttentionFusion):
+        raise ValueError(f"model must be a CrossAttentionFusion, got {type(model).__name__}")
+    check_positive_int(index, "index", minimum=0)
+    if index >= len(text):
+        raise ValueError(f"index must be below the number of examples ({len(text)}), got {index}")
+    model.eval()
+    target = next(model.parameters()).device
+    rows = slice(index, index + 1)
+    _, weights = model.attend(text[rows].to(target), audio[rows].to(target), audio_mask[rows].to(target))
+    n_t, n_a = int(text_mask[index].sum()), int(audio_mask[index].sum())
+    return weights[0].mean(dim=0)[:n_t, :n_a].cpu().numpy()
+
+
+def multiply_adds_by_length(lengths: Sequence[int], *, text_dim: int, audio_dim: int, hidden: int,
+                            d_model: int, n_classes: int = 2) -> dict[str, np.ndarray]:
+    """Multiply-adds per example for text of length n and audio of length 2n, for each n in ``lengths``:
+    flattened early fusion (an MLP on n·d_t + 2n·d_a inputs), pooled early fusion, and cross-attention."""
+    lengths = [check_positive_int(n, "lengths") for n in lengths]
+    pooled = PooledEarlyFusion(text_dim, audio_dim, hidden, n_classes)
+    cross = CrossAttentionFusion(text_dim, audio_dim, d_model, n_classes, hidden=hidden)
+    return {
+        "flattened early fusion": np.array([mlp_multiply_adds(n * text_dim + 2 * n * audio_dim, hidden, n_classes)
+                                            for n in lengths]),
+        "pooled early fusion": np.array([pooled.multiply_adds(n, 2 * n) for n in lengths]),
+        "cross-attention": np.array([cross.multiply_adds(n, 2 * n) for n in lengths]),
+    }
+
+
+def fuse_digit_views(*, n_train: int = 1000, hidden: int = 32, epochs: int = 20, seed: int = 0,
+                     progress: bool = True) -> dict[str, dict[str, float]]:
+    """Late fusion over the six views of the UCI digits (``helpers.data.load_multiple_features``).
+
+    A random half (``n_train`` digits) trains one MLP per standardised view (``train_branches_separately``);
+    on the other half, returns ``results[name]`` = accuracy / NLL / ECE for each view alone, for "moe"
+    (mean of the six probability vectors) and for "poe" (sum of the six logits; the prior is uniform,
+    200 digits per class, so its correction is a constant that normalisation removes).
+    """
+    from .data import DIGIT_VIEWS, load_multiple_features
+    from .train import as_tensors, predict, seeded
+
+    check_positive_int(n_train, "n_train", minimum=10)
+    data = load_multiple_features()
+    labels = data.targets["digit"]
+    if n_train >= len(labels):
+        raise ValueError(f"n_train must leave test digits: below {len(labels)}, got {n_train}")
+    order = rng_from(seed).permutation(len(labels))
+    train, test = order[:n_train], order[n_train:]
+    views = []
+    for name in DIGIT_VIEWS:
+        x = data.views[name]
+        views.append((x - x[train].mean(0)) / (x[train].std(0) + 1e-8))
+    with seeded(seed):
+        model = LateFusion([x.shape[1] for x in views], hidden, 10)
+    train_branches_separately(model, as_tensors(*(x[train] for x in views)), torch.as_tensor(labels[train]),
+                              epochs=epochs, seed=seed, progress=progress, desc="six view experts")
+    test_inputs = as_tensors(*(x[test] for x in views))
+    with torch.no_grad():
+        unimodal = [torch.softmax(logits, dim=1).numpy() for logits in model.cpu().unimodal_logits(*test_inputs)]
+    results = {name: fusion_metrics(probs, labels[test]) for name, probs in zip(DIGIT_VIEWS, unimodal)}
+    for rule, name in (("prob_mean", "moe"), ("logit_sum", "poe")):
+        model.combine = rule
+        results[name] = fusion_metrics(torch.softmax(predict(model, *test_inputs), dim=1).numpy(), labels[test])
+    return results

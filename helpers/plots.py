@@ -85,10 +85,254 @@ def curves(history: Mapping[str, Sequence[float]], *, title: str = "", xlabel: s
 # Chapter 01 — principles: figures
 # ---------------------------------------------------------------------------------------------
 
+_LABEL_COLORS = {-1: COLORS["vision"], 1: COLORS["text"]}
+
+
+def xor_risk_landscape(a_values: np.ndarray, b_values: np.ndarray, risk: np.ndarray) -> Figure:
+    """Left: the four XOR inputs coloured by Y = -x1*x2. Right: the exact risk of sign(a x1 + b) over (a, b)."""
+    from .principles import XOR_POINTS, xor_labels
+
+    fig, (left, right) = new_figure(2, width=4.2, height=3.6)
+    labels = xor_labels(XOR_POINTS)
+    for label, marker in ((-1, "o"), (1, "s")):
+        pts = XOR_POINTS[labels == label]
+        left.scatter(pts[:, 0], pts[:, 1], s=160, marker=marker, color=_LABEL_COLORS[label], label=f"Y = {label:+d}")
+    left.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), xlabel="x1", ylabel="x2", title="XOR: Y = -x1 x2", aspect="equal")
+    left.legend(loc="center")
+    mesh = right.pcolormesh(a_values, b_values, risk, shading="nearest", cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(mesh, ax=right, label="risk P(sign(a x1 + b) != Y)")
+    right.set(xlabel="a", ylabel="b", title=f"unimodal risk: min {risk.min():.2f}, max {risk.max():.2f}")
+    right.grid(False)
+    return fig
+
+
+def xor_decision_boundaries(fit: "object", x: np.ndarray, y: np.ndarray, *, limit: float = 2.5,
+                            resolution: int = 120) -> Figure:
+    """One panel per trained XOR classifier (``principles.XorFit``): its P(Y=1) regions, the 0.5
+    boundary, the test points (x = (x1, x2), y in {0, 1}) and the held-out accuracy."""
+    names = list(fit.predict)
+    fig, axes = new_figure(len(names), width=3.1, height=3.2)
+    grid = np.linspace(-limit, limit, resolution)
+    g1, g2 = np.meshgrid(grid, grid)
+    flat = np.column_stack([g1.ravel(), g2.ravel()])
+    for axis, name in zip(axes, names):
+        prob = fit.predict[name](flat).reshape(g1.shape)
+        axis.contourf(g1, g2, prob, levels=np.linspace(0, 1, 11), cmap="coolwarm", alpha=0.55)
+        axis.contour(g1, g2, prob, levels=[0.5], colors="k", linewidths=1.2)
+        axis.scatter(x[:, 0], x[:, 1], c=np.where(y == 1, COLORS["text"], COLORS["vision"]), s=5, alpha=0.6)
+        axis.set(title=f"{name}\naccuracy {fit.accuracy[name]:.1%}", xlabel="x1", aspect="equal",
+                 xlim=(-limit, limit), ylim=(-limit, limit))
+        axis.grid(False)
+    axes[0].set_ylabel("x2")
+    return fig
+
+
+def labellings_grid(points: np.ndarray, labellings: np.ndarray, realisable: Mapping[str, np.ndarray]) -> Figure:
+    """All labellings of a few 2-D points, one small panel each; the title says which hypothesis
+    classes (keys of ``realisable``: name -> bool per labelling) realise it. Unrealisable ones are shaded."""
+    n = len(labellings)
+    ncols = int(np.ceil(np.sqrt(n)))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = new_figure(ncols, nrows, width=1.9, height=1.9)
+    for i, axis in enumerate(axes):
+        axis.set(xticks=[], yticks=[], xlim=(-1.7, 1.7), ylim=(-1.7, 1.7), aspect="equal")
+        axis.grid(False)
+        if i >= n:
+            axis.set_visible(False)
+            continue
+        for point, label in zip(points, labellings[i]):
+            axis.scatter(*point, s=90, marker="s" if label > 0 else "o", color=_LABEL_COLORS[int(label)])
+        marks = [f"{name} {'yes' if ok[i] else 'no'}" for name, ok in realisable.items()]
+        if not all(ok[i] for ok in realisable.values()):
+            axis.set_facecolor("#f3e0e0")
+        axis.set_title("\n".join(marks), fontsize=8)
+    return fig
+
+
+def information_and_error(rows: Sequence["object"], *, title: str = "") -> Figure:
+    """Left: I(Y; X) in bits per set of views. Right: Fano's lower bound beside the Bayes error.
+    ``rows`` are ``principles.ViewsRow``s."""
+    fig, (left, right) = new_figure(2, width=4.0, height=3.2)
+    names = [r.views for r in rows]
+    position = np.arange(len(rows))
+    left.bar(position, [r.information for r in rows], color=COLORS["fused"])
+    for x, r in zip(position, rows):
+        left.annotate(f"{r.information:.3f}", (x, r.information), ha="center", va="bottom", fontsize=9)
+    left.set(xticks=position, xticklabels=names, ylabel="I(Y; X)  [bits]", ylim=(0, 1.1), title="information")
+    width = 0.38
+    right.bar(position - width / 2, [r.fano_bound for r in rows], width, label="Fano lower bound", color=COLORS["chance"])
+    right.bar(position + width / 2, [r.bayes_error for r in rows], width, label="Bayes error", color=COLORS["moe"])
+    for x, r in zip(position, rows):
+        right.annotate(f"{r.bayes_error:.3f}", (x + width / 2, r.bayes_error), ha="center", va="bottom", fontsize=8)
+    right.set(xticks=position, xticklabels=names, ylabel="0-1 error", title="error: bound vs achieved")
+    right.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def grouped_bars(groups: Mapping[str, Mapping[str, float]], *, ylabel: str = "", title: str = "",
+                 fmt: str = "{:.2f}") -> Figure:
+    """Bars of several named series side by side over the same categories: groups[series][category]."""
+    fig, (axis,) = new_figure(width=7.0, height=3.4)
+    series = list(groups)
+    categories = list(next(iter(groups.values())))
+    width = 0.8 / len(series)
+    palette = [COLORS["vision"], COLORS["text"], COLORS["fused"], COLORS["moe"], COLORS["audio"]]
+    for s, name in enumerate(series):
+        xs = np.arange(len(categories)) + (s - (len(series) - 1) / 2) * width
+        heights = [float(groups[name][c]) for c in categories]
+        axis.bar(xs, heights, width, label=name, color=palette[s % len(palette)])
+        for x, h in zip(xs, heights):
+            axis.annotate(fmt.format(h), (x, h), ha="center", va="bottom", fontsize=8)
+    axis.set(xticks=np.arange(len(categories)), ylabel=ylabel, title=title)
+    axis.set_xticklabels(categories, rotation=12)
+    axis.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def learning_curves_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray], *, target: float | None = None,
+                           needed: Mapping[str, float] | None = None, floors: Mapping[str, float] | None = None) -> Figure:
+    """Mean held-out error against the training-set size (log scale) with a band of one standard
+    deviation over repetitions; optional target line, samples needed (dotted) and Bayes-error floors."""
+    fig, (axis,) = new_figure(width=6.0, height=3.8)
+    palette = [COLORS["vision"], COLORS["fused"], COLORS["text"], COLORS["audio"]]
+    for k, (name, errs) in enumerate(errors.items()):
+        colour = palette[k % len(palette)]
+        mean, spread = errs.mean(axis=0), errs.std(axis=0)
+        axis.plot(sizes, mean, "o-", color=colour, label=name)
+        axis.fill_between(sizes, mean - spread, mean + spread, color=colour, alpha=0.2)
+        if floors and name in floors:
+            axis.axhline(floors[name], color=colour, ls=":", lw=1)
+        if needed and np.isfinite(needed.get(name, np.inf)):
+            axis.axvline(needed[name], color=colour, ls="--", lw=1)
+            axis.annotate(f"n = {needed[name]:.0f}", (needed[name], 0.0),
+                          xytext=(3, 3), textcoords="offset points", color=colour, fontsize=9)
+    if target is not None:
+        axis.axhline(target, color=COLORS["truth"], ls="--", lw=1, label=f"target error {target:.2f}")
+    axis.set_xscale("log", base=2)
+    axis.set(xlabel="training samples n", ylabel="held-out error", ylim=(0, None),
+             title="learning curves (mean +- 1 sd; dotted: Bayes error)")
+    axis.legend(fontsize=8)
+    return fig
+
 
 # ---------------------------------------------------------------------------------------------
 # Chapter 02 — alignment: figures
 # ---------------------------------------------------------------------------------------------
+
+
+def paired_views(latent: np.ndarray, x: np.ndarray, y: np.ndarray, color: np.ndarray, *,
+                 titles: Sequence[str] = ("shared latent z", "view x = f_x(z)", "view y = f_y(z)")) -> Figure:
+    """Three scatter plots (first two columns of each) coloured alike: the latent and its two views."""
+    fig, axes = new_figure(3, width=3.4, height=3.2)
+    for axis, points, title in zip(axes, (latent, x, y), titles):
+        axis.scatter(points[:, 0], points[:, 1], c=color, cmap="viridis", s=8)
+        axis.set(title=title, xlabel="dim 1", ylabel="dim 2")
+    return fig
+
+
+def procrustes_before_after(x: np.ndarray, y: np.ndarray, aligned: np.ndarray, *, title: str = "",
+                            links: int = 40) -> Figure:
+    """Left: x and y with lines joining ``links`` pairs; right: Procrustes-aligned x over y."""
+    fig, axes = new_figure(2, width=3.8, height=3.4)
+    for axis, source, name in ((axes[0], x, "x (before)"), (axes[1], aligned, "s x R + t (after)")):
+        step = max(1, len(x) // links)
+        for i in range(0, len(x), step):
+            axis.plot([source[i, 0], y[i, 0]], [source[i, 1], y[i, 1]], color=COLORS["chance"], lw=0.5)
+        axis.scatter(source[:, 0], source[:, 1], s=8, color=COLORS["vision"], label=name)
+        axis.scatter(y[:, 0], y[:, 1], s=8, color=COLORS["text"], label="y")
+        axis.set_aspect("equal", adjustable="datalim")
+        axis.legend(loc="upper left", fontsize=8)
+    axes[0].set_title("before alignment")
+    axes[1].set_title("after Procrustes")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def triplet_geometry(anchor: np.ndarray, positive: np.ndarray, negative: np.ndarray,
+                     gradients: Mapping[str, np.ndarray], *, step: float = 0.15) -> Figure:
+    """One 2-D triplet with the descent direction −∂L/∂(point) drawn on a, p and n."""
+    fig, (axis,) = new_figure(width=4.6, height=4.0)
+    points = {"anchor": anchor, "positive": positive, "negative": negative}
+    colours = {"anchor": COLORS["vision"], "positive": COLORS["fused"], "negative": COLORS["moe"]}
+    for name, point in points.items():
+        axis.scatter(*point, s=80, color=colours[name], label=name, zorder=3)
+        move = -step * np.asarray(gradients[name])
+        axis.annotate("", xy=point + move, xytext=point,
+                      arrowprops={"arrowstyle": "->", "color": colours[name], "lw": 2})
+    axis.set_aspect("equal", adjustable="datalim")
+    axis.margins(0.3)
+    axis.legend(loc="best", fontsize=8)
+    axis.set_title("descent directions of the triplet loss")
+    return fig
+
+
+def distance_histograms(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]) -> Figure:
+    """Histograms of matched vs unmatched squared distances before and after training."""
+    fig, axes = new_figure(2, width=4.0, height=3.2)
+    bins = np.linspace(0.0, 4.0, 41)
+    for axis, distances, title in ((axes[0], before, "before training"), (axes[1], after, "after training")):
+        for name, colour in (("matched", COLORS["fused"]), ("unmatched", COLORS["moe"])):
+            values = np.asarray(distances[name])
+            axis.hist(values, bins=bins, alpha=0.6, color=colour,
+                      label=f"{name} (mean {values.mean():.2f})")
+        axis.set(title=title, xlabel="squared distance ||e_x - e_y||^2", ylabel="pairs")
+        axis.legend(fontsize=8)
+    return fig
+
+
+def similarity_matrix(similarity: np.ndarray, *, title: str = "cosine similarity S_ij") -> Figure:
+    """A heatmap of a (small) similarity matrix: the diagonal holds the true matches."""
+    fig, (axis,) = new_figure(width=4.2, height=3.6)
+    image = axis.imshow(similarity, cmap="coolwarm", vmin=-1, vmax=1)
+    fig.colorbar(image, ax=axis)
+    axis.set(title=title, xlabel="candidate j (modality y)", ylabel="anchor i (modality x)")
+    axis.grid(False)
+    return fig
+
+
+def softmax_temperature(similarities: np.ndarray, temperature: float,
+                        reference: Sequence[float] = (1.0, 0.1)) -> Figure:
+    """Bars of softmax(s / τ) over one anchor's candidates (candidate 0 the true match) at ``temperature``,
+    with outlines at the ``reference`` temperatures for comparison."""
+    from .alignment import softmax_over_similarities
+
+    fig, (axis,) = new_figure(width=5.5, height=3.2)
+    index = np.arange(len(similarities))
+    probabilities = softmax_over_similarities(similarities, temperature)
+    colours = [COLORS["fused"]] + [COLORS["chance"]] * (len(index) - 1)
+    axis.bar(index, probabilities, color=colours, label=f"tau = {temperature:.2f}")
+    for tau, style in zip(reference, ("--", ":")):
+        axis.step(index, softmax_over_similarities(similarities, tau), where="mid", ls=style,
+                  color=COLORS["truth"], label=f"tau = {tau:g}")
+    axis.set(ylim=(0, 1), xlabel="candidate j (0 = true match)", ylabel="p(j | anchor)",
+             title=f"softmax over cosine similarities, p(match) = {probabilities[0]:.2f}")
+    axis.legend(fontsize=8)
+    return fig
+
+
+def representation_comparison(table: Mapping[str, Mapping[str, float]]) -> Figure:
+    """Left: retrieval recall@k per representation (grouped bars); right: probe accuracy vs labels per class."""
+    fig, axes = new_figure(2, width=4.6, height=3.4)
+    names = list(table)
+    recalls = [key for key in next(iter(table.values())) if key.startswith("recall@")]
+    probes = [key for key in next(iter(table.values())) if key.startswith("probe@")]
+    width = 0.8 / len(names)
+    palette = ["#999999", "#8c564b", "#17becf", "#1f77b4", "#2ca02c", "#d62728"]
+    for i, name in enumerate(names):
+        colour = palette[i % len(palette)]
+        heights = [table[name][key] for key in recalls]
+        axes[0].bar(np.arange(len(recalls)) + i * width, heights, width, color=colour, label=name)
+        axes[1].plot([int(key.split("@")[1]) for key in probes], [table[name][key] for key in probes],
+                     marker="o", color=colour, label=name)
+    axes[0].set_xticks(np.arange(len(recalls)) + width * (len(names) - 1) / 2, recalls)
+    axes[0].set(title="cross-modal retrieval (test pairs)", ylabel="recall", ylim=(0, 1))
+    axes[1].set(title="linear probe with few labels", xlabel="labels per class", ylabel="test accuracy",
+                ylim=(0, 1))
+    axes[0].legend(fontsize=8)
+    return fig
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,9 +340,244 @@ def curves(history: Mapping[str, Sequence[float]], *, title: str = "", xlabel: s
 # ---------------------------------------------------------------------------------------------
 
 
+def interaction_regions(models: Mapping[str, object], x_v: np.ndarray, x_t: np.ndarray, y: np.ndarray, *,
+                        extent: float = 2.5, resolution: int = 60) -> Figure:
+    """P(y = 1) of each two-input model over the plane (x_v[0], x_t[0]) (other coordinates 0), data on top."""
+    import torch
+
+    grid = np.linspace(-extent, extent, resolution)
+    gv, gt = np.meshgrid(grid, grid)
+    fig, axes = new_figure(len(models), width=3.6, height=3.3)
+    for axis, (name, model) in zip(axes, models.items()):
+        inputs = []
+        for coordinate, data in ((gv, x_v), (gt, x_t)):
+            block = np.zeros((coordinate.size, data.shape[1]), dtype=np.float32)
+            block[:, 0] = coordinate.ravel()
+            inputs.append(torch.as_tensor(block))
+        with torch.no_grad():
+            prob = torch.softmax(model(*inputs), dim=1)[:, 1].numpy().reshape(gv.shape)
+        axis.contourf(gv, gt, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+        show = slice(0, 300)
+        axis.scatter(x_v[show, 0], x_t[show, 0], c=y[show], cmap="RdBu_r", s=8, edgecolors="k", linewidths=0.2)
+        axis.set(title=f"{name}: P(y=1)", xlabel="x_v[0]", ylabel="x_t[0]", xlim=(-extent, extent),
+                 ylim=(-extent, extent))
+    return fig
+
+
+def attention_heatmap(weights: np.ndarray, text_words: Sequence[int], audio_words: Sequence[int],
+                      audio_flags: Sequence[float], match: Sequence[int], *, title: str = "") -> Figure:
+    """Cross-attention weights of one example (rows: text tokens, columns: audio frames); true matches boxed."""
+    from matplotlib.patches import Rectangle
+
+    weights = np.asarray(weights, dtype=float)
+    fig, (axis,) = new_figure(width=0.55 * weights.shape[1] + 2.2, height=0.5 * weights.shape[0] + 1.8)
+    image = axis.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    axis.grid(False)
+    axis.set_xticks(range(len(audio_words)),
+                    [f"w{w}" + ("\n●" if f > 0.5 else "\n○") for w, f in zip(audio_words, audio_flags)])
+    axis.set_yticks(range(len(text_words)), [f"w{w}" for w in text_words])
+    for row, column in enumerate(match):
+        axis.add_patch(Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False,
+                                 edgecolor="red", linewidth=2))
+    axis.set(xlabel="audio frame (word code; ● = feature)", ylabel="text token (query)",
+             title=title or "attention weights (red box: aligned frame)")
+    fig.colorbar(image, ax=axis, shrink=0.8)
+    return fig
+
+
+def cost_curves(lengths: Sequence[int], costs: Mapping[str, Sequence[float]], *, title: str = "") -> Figure:
+    """Multiply-adds per example against sequence length, one line per architecture (log–log axes)."""
+    fig, (axis,) = new_figure(width=5.2, height=3.6)
+    for name, values in costs.items():
+        axis.plot(lengths, values, marker="o", ms=3, label=name)
+    axis.set(xscale="log", yscale="log", xlabel="sequence length n (n_t = n, n_a = 2n)",
+             ylabel="multiply-adds per example", title=title)
+    axis.legend()
+    return fig
+
+
+def gaussian_experts(means: Sequence[float], variances: Sequence[float], *, weight: float = 0.5) -> Figure:
+    """Densities of two Gaussian experts, their normalised product (PoE) and their mixture (MoE)."""
+    from scipy.stats import norm
+
+    from .fusion import gaussian_product
+
+    means, variances = np.asarray(means, dtype=float), np.asarray(variances, dtype=float)
+    mean_p, var_p = gaussian_product(means, variances)
+    spread = 4 * np.sqrt(variances.max())
+    x = np.linspace(means.min() - spread, means.max() + spread, 400)
+    fig, (axis,) = new_figure(width=5.2, height=3.4)
+    for (mean, var), name in zip(zip(means, variances), ("vision", "text")):
+        axis.plot(x, norm.pdf(x, mean, np.sqrt(var)), color=COLORS[name], label=f"expert {name}: σ²={var:.2f}")
+    axis.plot(x, norm.pdf(x, mean_p, np.sqrt(var_p)), color=COLORS["poe"], lw=2.5, label=f"PoE: σ²={var_p:.2f}")
+    mixture = weight * norm.pdf(x, means[0], np.sqrt(variances[0])) + \
+        (1 - weight) * norm.pdf(x, means[1], np.sqrt(variances[1]))
+    axis.plot(x, mixture, color=COLORS["moe"], ls="--", lw=2, label=f"MoE (w={weight:.1f})")
+    axis.set(xlabel="value", ylabel="density", title="Gaussian experts: precisions add in the product")
+    axis.legend(fontsize=8)
+    return fig
+
+
+def fused_distributions(probs_v: Sequence[float], probs_t: Sequence[float], weight: float = 0.5, *,
+                        prior: Sequence[float] | None = None, label: int | None = None, title: str = "",
+                        ax: Axes | None = None) -> Figure:
+    """Grouped bars over classes: expert v, expert t, their PoE (prior-corrected) and MoE; entropies in the legend."""
+    from .fusion import entropy, mixture_of_experts, product_of_experts
+
+    probs_v, probs_t = np.asarray(probs_v, dtype=float), np.asarray(probs_t, dtype=float)
+    n_classes = len(probs_v)
+    prior = np.full(n_classes, 1.0 / n_classes) if prior is None else np.asarray(prior, dtype=float)
+    floor = np.finfo(float).tiny
+    dists = {"expert v": probs_v, "expert t": probs_t,
+             "PoE": np.exp(product_of_experts(np.log(np.maximum(probs_v, floor)),
+                                              np.log(np.maximum(probs_t, floor)), np.log(prior))),
+             "MoE": mixture_of_experts(probs_v, probs_t, weight)}
+    colors = [COLORS["vision"], COLORS["text"], COLORS["poe"], COLORS["moe"]]
+    fig, (axis,) = new_figure(width=4.6, height=3.2) if ax is None else (ax.figure, np.array([ax]))
+    width = 0.8 / len(dists)
+    for i, ((name, probs), color) in enumerate(zip(dists.items(), colors)):
+        axis.bar(np.arange(n_classes) + (i - 1.5) * width, probs, width, color=color,
+                 label=f"{name} (H={float(entropy(probs)):.2f})")
+    ticks = [f"class {k}" + (" (true)" if k == label else "") for k in range(n_classes)]
+    axis.set_xticks(range(n_classes), ticks)
+    axis.set(ylim=(0, 1.05), ylabel="probability", title=title)
+    axis.legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def poe_vs_moe_binary(p_v: float, p_t: float, weight: float) -> Figure:
+    """Two binary experts, P(class 0) = p_v and p_t, fused by PoE (uniform prior) and by MoE with weight w."""
+    return fused_distributions([p_v, 1 - p_v], [p_t, 1 - p_t], weight,
+                               title=f"p_v={p_v:.2f}, p_t={p_t:.2f}, w={weight:.2f}")
+
+
+def veto_examples(probs_v: np.ndarray, probs_t: np.ndarray, labels: np.ndarray, indices: Sequence[int], *,
+                  prior: Sequence[float], weight: float = 0.5) -> Figure:
+    """One panel per chosen example: a confident right expert v, a confidently wrong expert t, PoE and MoE."""
+    fig, axes = new_figure(len(indices), width=4.0, height=3.2)
+    for axis, i in zip(axes, indices):
+        fused_distributions(probs_v[i], probs_t[i], weight, prior=prior, label=int(labels[i]),
+                            title=f"example {i}", ax=axis)
+    return fig
+
+
+def corruption_curves(rates: Sequence[float], sweep: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
+    """Accuracy, NLL and ECE of each method against the rate at which expert t is confidently wrong."""
+    fig, axes = new_figure(3, width=3.6, height=3.2)
+    names = {"vision": "expert v", "text": "expert t (corrupted)", "poe": "PoE", "moe": "MoE"}
+    for axis, metric in zip(axes, ("accuracy", "nll", "ece")):
+        for method, label in names.items():
+            axis.plot(rates, sweep[method][metric], marker="o", ms=3, color=COLORS[method], label=label,
+                      ls=":" if method in ("vision", "text") else "-")
+        axis.set(xlabel="corruption rate of expert t", title={"nll": "NLL (nats)", "ece": "ECE"}.get(metric, metric))
+    axes[0].legend(fontsize=7)
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 04 — challenges: figures
 # ---------------------------------------------------------------------------------------------
+
+
+def _smooth(values: Sequence[float], window: int) -> np.ndarray:
+    """Running mean over ``window`` steps (shorter at the start), so noisy per-step curves read."""
+    values = np.asarray(values, dtype=float)
+    cumulative = np.cumsum(np.insert(values, 0, 0.0))
+    starts = np.maximum(np.arange(1, len(values) + 1) - window, 0)
+    return (cumulative[1:] - cumulative[starts]) / (np.arange(1, len(values) + 1) - starts)
+
+
+def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | None = None,
+                   window: int = 10) -> Figure:
+    """Chapter 04, modality dominance: one column per training run (``challenges.DominanceRun``).
+
+    Top: the gradient-norm ratio ‖∇θv L‖/‖∇θt L‖ per step (running mean, log scale), the threshold and
+    the step where the monitor fired (and, with gradient scaling, the ratio after rescaling).
+    Bottom: the weak branch's own test accuracy during training, beside what it reaches alone.
+    """
+    fig, axes = new_figure(len(runs), 2, width=3.6, height=2.8)
+    for col, run in enumerate(runs):
+        top, bottom = axes[col], axes[len(runs) + col]
+        history = run.history
+        top.plot(_smooth(history["ratio"], window), color=COLORS["vision"], label="ratio v/t")
+        if "ratio_applied" in history:
+            offset = len(history["ratio"]) - len(history["ratio_applied"])
+            top.plot(np.arange(offset, len(history["ratio"])), history["ratio_applied"],
+                     color=COLORS["fused"], label="after scaling")
+        top.axhline(threshold, ls="--", color=COLORS["truth"], label=f"threshold {threshold:g}")
+        if run.triggered_at is not None:
+            top.axvline(run.triggered_at, color=COLORS["moe"], lw=1, label=f"trigger (step {run.triggered_at})")
+        top.set_yscale("log")
+        top.set(title=f"remedy: {run.remedy}", xlabel="step", ylabel="gradient-norm ratio")
+        top.legend(fontsize=7, loc="upper right")
+        steps = np.arange(len(history["weak_accuracy"])) * run.probe_every
+        bottom.plot(steps, history["weak_accuracy"], color=COLORS["text"], label="weak branch t (own logits)")
+        if alone is not None:
+            bottom.axhline(alone, ls=":", color=COLORS["truth"], label=f"t trained alone ({alone:.2f})")
+        bottom.set(xlabel="step", ylabel="test accuracy", ylim=(0, 1))
+        bottom.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def gated_fusion_sweep(taus: Sequence[float], accuracies: Sequence[float], *, good_only: float,
+                       average: float, tau: float | None = None, ax: Axes | None = None) -> Figure:
+    """Chapter 04, negative transfer: accuracy of gated fusion against τ, beside good-only and averaging."""
+    fig, (axis,) = new_figure(width=5.0) if ax is None else (ax.figure, np.array([ax]))
+    axis.plot(taus, accuracies, marker=".", color=COLORS["fused"], label="gated fusion")
+    axis.axhline(good_only, ls="--", color=COLORS["vision"], label=f"good modality only ({good_only:.3f})")
+    axis.axhline(average, ls="--", color=COLORS["moe"], label=f"plain average ({average:.3f})")
+    if tau is not None:
+        current = float(np.interp(tau, taus, accuracies))
+        axis.plot([tau], [current], "o", ms=9, color=COLORS["truth"], label=f"tau = {tau:.2f}")
+    axis.set(xlabel="tau (fuse when |p_v - p_t| < tau)", ylabel="test accuracy", title="Gated fusion")
+    axis.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def gated_fusion_decisions(p_v: np.ndarray, p_t: np.ndarray, labels: np.ndarray, *, tau: float,
+                           reliable: int = 0, ax: Axes | None = None, max_points: int = 600) -> Figure:
+    """Chapter 04: each example at (p_v, p_t); inside the band |p_v − p_t| < τ the two are averaged,
+    outside the gate keeps the reliable modality. Crosses mark examples the gated rule gets wrong."""
+    fig, (axis,) = new_figure(width=3.8, height=3.6) if ax is None else (ax.figure, np.array([ax]))
+    p_v, p_t, labels = (np.asarray(a)[:max_points] for a in (p_v, p_t, labels))
+    grid = np.linspace(0, 1, 2)
+    axis.fill_between(grid, np.clip(grid - tau, 0, 1), np.clip(grid + tau, 0, 1), color=COLORS["fused"],
+                      alpha=0.15, label="fused (|p_v - p_t| < tau)")
+    for label, colour in ((0, COLORS["vision"]), (1, COLORS["text"])):
+        chosen = labels == label
+        axis.scatter(p_v[chosen], p_t[chosen], s=6, color=colour, alpha=0.6, label=f"y = {label}")
+    fused = np.where((np.abs(p_v - p_t) < tau) | (tau >= 1), (p_v + p_t) / 2, p_v if reliable == 0 else p_t)
+    wrong = (fused >= 0.5).astype(int) != labels
+    axis.scatter(p_v[wrong], p_t[wrong], s=14, marker="x", color=COLORS["truth"], lw=0.8, label="gated: wrong")
+    axis.set(xlabel="p_v (good modality)", ylabel="p_t (poor modality)", xlim=(0, 1), ylim=(0, 1),
+             title="Where the gate fuses")
+    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def gated_fusion_panel(p_v: np.ndarray, p_t: np.ndarray, labels: np.ndarray, taus: Sequence[float],
+                       accuracies: Sequence[float], *, good_only: float, average: float, tau: float,
+                       reliable: int = 0) -> Figure:
+    """The sweep and the decisions side by side, for one τ (what the chapter's τ widget redraws)."""
+    fig, axes = new_figure(2, width=4.6, height=3.6)
+    gated_fusion_sweep(taus, accuracies, good_only=good_only, average=average, tau=tau, ax=axes[0])
+    gated_fusion_decisions(p_v, p_t, labels, tau=tau, reliable=reliable, ax=axes[1])
+    return fig
+
+
+def missing_modality_panels(results: Mapping[str, Mapping[str, Sequence[float]]],
+                            rates: Sequence[float]) -> Figure:
+    """Chapter 04, missing modalities: accuracy against the missing rate, one panel per data set."""
+    styles = {"zero-fill": ("#7f7f7f", "o"), "Gaussian imputation": ("#1f77b4", "s"),
+              "dropout (zeros)": ("#2ca02c", "^"), "dropout (learned)": ("#d62728", "v")}
+    fig, axes = new_figure(len(results), width=3.8, height=3.3)
+    for axis, (name, curves) in zip(axes, results.items()):
+        for method, values in curves.items():
+            colour, marker = styles.get(method, (None, "."))
+            axis.plot(rates, values, marker=marker, color=colour, label=method)
+        axis.set(title=name, xlabel="missing rate (one modality lost)", ylabel="test accuracy")
+    axes[0].legend(fontsize=8, loc="lower left")
+    return fig
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,9 +48,74 @@ def slider(description: str, value: float, low: float, high: float, step: float)
 # ---------------------------------------------------------------------------------------------
 
 
+def xor_figure(noise: float, seed: int = 0, n_train: int = 400, n_test: int = 1000) -> Figure:
+    """Noisy XOR at ``noise``: the four classifiers of chapter 01 trained and their decision boundaries."""
+    import numpy as np
+
+    from . import data, plots, principles
+
+    train = data.make_noisy_xor(n_train, noise, seed=seed)
+    test = data.make_noisy_xor(n_test, noise, seed=seed + 1)
+    fit = principles.fit_xor_models(train, test, seed=seed)
+    return plots.xor_decision_boundaries(fit, np.column_stack(test[:2]), test[2])
+
+
+def xor_noise(seed: int = 0) -> widgets.VBox:
+    """A noise slider redrawing ``xor_figure``: watch every model drift towards 50 % as noise grows."""
+    return redrawing(lambda noise: xor_figure(noise, seed), noise=slider("noise", 0.4, 0.05, 1.5, 0.05))
+
+
+def flip_views_figure(eps1: float, eps2: float, eps3: float = 0.0, three_views: bool = False) -> Figure:
+    """Information, Fano's bound and Bayes error for two (or three) binary views flipped with eps1, eps2 (, eps3)."""
+    from . import plots, principles
+
+    flips = [eps1, eps2, eps3] if three_views else [eps1, eps2]
+    rows = principles.flip_views_summary(flips)
+    return plots.information_and_error(rows, title="binary views, flip probabilities " +
+                                       ", ".join(f"{e:.2f}" for e in flips))
+
+
+def flip_noise() -> widgets.VBox:
+    """Sliders for the flip probabilities of two binary views and a box adding a third view."""
+    return redrawing(flip_views_figure, eps1=slider("eps1", 0.1, 0.0, 0.5, 0.01),
+                     eps2=slider("eps2", 0.1, 0.0, 0.5, 0.01), eps3=slider("eps3", 0.1, 0.0, 0.5, 0.01),
+                     three_views=widgets.Checkbox(value=False, description="third view"))
+
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 02 — alignment: widgets
 # ---------------------------------------------------------------------------------------------
+
+
+def procrustes_figure(degrees: float = 40.0, noise: float = 0.05, warp: float = 0.0, seed: int = 0) -> Figure:
+    """A 2-D cloud rotated by ``degrees`` (scale 1.5, shift (1, 2)) with ``noise`` and ``warp``, aligned by
+    Procrustes; the title reports the recovered angle, scale and relative residual."""
+    import numpy as np
+
+    from . import alignment, data, plots
+
+    pair = data.procrustes_pair(200, 2, degrees=degrees, noise=noise, warp=warp, seed=seed)
+    fit = alignment.procrustes(pair.x, pair.y)
+    angle = np.degrees(np.arctan2(fit.rotation[0, 1], fit.rotation[0, 0]))
+    title = (f"true: {degrees:.0f} deg, s = {pair.scale:.2f} | recovered: {angle:.1f} deg, "
+             f"s = {fit.scale:.2f}, residual {fit.relative_residual:.3f}")
+    return plots.procrustes_before_after(pair.x, pair.y, fit.transform(pair.x), title=title)
+
+
+def procrustes_explorer() -> widgets.VBox:
+    """Sliders for the rotation angle, the noise and the nonlinear warp of ``procrustes_figure``."""
+    return redrawing(procrustes_figure, degrees=slider("rotation (deg)", 40.0, -180.0, 180.0, 5.0),
+                     noise=slider("noise", 0.05, 0.0, 1.0, 0.05), warp=slider("warp", 0.0, 0.0, 0.5, 0.05))
+
+
+def temperature_explorer(similarities: "np.ndarray", temperature: float = 0.1) -> widgets.VBox:  # noqa: F821
+    """A temperature slider redrawing ``plots.softmax_temperature`` for one anchor's similarities."""
+    from . import plots
+
+    def draw(temperature: float) -> Figure:
+        return plots.softmax_temperature(similarities, temperature)
+
+    return redrawing(draw, temperature=slider("temperature tau", temperature, 0.01, 2.0, 0.01))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,9 +123,39 @@ def slider(description: str, value: float, low: float, high: float, step: float)
 # ---------------------------------------------------------------------------------------------
 
 
+def poe_vs_moe(p_v: float = 0.9, p_t: float = 0.1, weight: float = 0.5) -> widgets.VBox:
+    """Two binary experts' P(class 0) and the mixture weight; redraws PoE and MoE
+    (``helpers.plots.poe_vs_moe_binary``)."""
+    from .plots import poe_vs_moe_binary
+
+    return redrawing(poe_vs_moe_binary,
+                     p_v=slider("expert v: P(class 0)", p_v, 0.01, 0.99, 0.01),
+                     p_t=slider("expert t: P(class 0)", p_t, 0.01, 0.99, 0.01),
+                     weight=slider("MoE weight w", weight, 0.0, 1.0, 0.05))
+
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 04 — challenges: widgets
 # ---------------------------------------------------------------------------------------------
+
+
+def gated_fusion_tau(p_v: "np.ndarray", p_t: "np.ndarray", labels: "np.ndarray", reliable: int,
+                     tau: float = 0.5) -> widgets.VBox:
+    """Chapter 04: a τ slider redrawing ``plots.gated_fusion_panel`` (the sweep and where the gate fuses)."""
+    import numpy as np
+
+    from . import challenges, plots
+
+    taus = np.linspace(0.0, 1.0, 21)
+    accuracies = challenges.gated_accuracy_sweep(p_v, p_t, labels, taus, reliable)
+    good_only = challenges.binary_accuracy(p_v if reliable == 0 else p_t, labels)
+    average = challenges.binary_accuracy((np.asarray(p_v) + np.asarray(p_t)) / 2, labels)
+
+    def draw(tau: float) -> Figure:
+        return plots.gated_fusion_panel(p_v, p_t, labels, taus, accuracies, good_only=good_only,
+                                        average=average, tau=tau, reliable=reliable)
+
+    return redrawing(draw, tau=slider("tau", tau, 0.0, 1.0, 0.05))
 
 
 # ---------------------------------------------------------------------------------------------
