@@ -26,7 +26,7 @@ $(VENV)/.course: pyproject.toml
 	touch $@
 
 $(VENV)/.tests: $(VENV)/.course
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,hub]'
 	touch $@
 
 setup: $(VENV)/.course
