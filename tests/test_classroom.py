@@ -243,19 +243,20 @@ class ClassRun:
     students: dict[str, str]  # role ("full", "partial", "untouched") → user name
     course_dir: Path
     expected: dict[str, dict[str, float]]  # role → test cell → points
-    grades: dict[str, dict[str, float]] = field(default_factory=dict)  # role → test cell → score
+    grades: dict[str, dict[str, float | None]] = field(default_factory=dict)  # role → graded cell → score
     feedback: dict[str, list[str]] = field(default_factory=dict)  # role → feedback HTML files' text
     denied: dict[str, bool] = field(default_factory=dict)  # what a student tried → refused
     graded_copy: Path | None = None  # the instructor's course directory, copied before teardown
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _grades(db_url: str, notebook: str, assignment: str, student: str) -> dict[str, float]:
+def _grades(db_url: str, notebook: str, assignment: str, student: str) -> dict[str, float | None]:
+    """Every graded cell's score of one student's notebook (written answers too: 0 until graded by hand)."""
     from nbgrader.api import Gradebook
 
     with Gradebook(db_url) as gradebook:
         submission = gradebook.find_submission_notebook(notebook, assignment, student)
-        return {g.name: g.score for g in submission.grades if g.cell.cell_type == "code"}
+        return {g.name: g.score for g in submission.grades}
 
 
 @pytest.fixture(scope="module")
@@ -416,7 +417,8 @@ def test_class_on_jupyterhub(classroom: ClassRun) -> None:
     run = classroom
     print(f"\n{run.assignment}: " + ", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items()))
     for role in ("full", "partial", "untouched"):
-        assert run.grades[role] == run.expected[role], f"{role} student: graded {run.grades[role]}, expected {run.expected[role]}"
+        graded = {cell: run.grades[role][cell] for cell in run.expected[role]}
+        assert graded == run.expected[role], f"{role} student: graded {graded}, expected {run.expected[role]}"
     assert sum(run.expected["full"].values()) > sum(run.expected["partial"].values()) > 0
     # Each student fetched exactly one feedback page: their own (the others' answers differ).
     for role, pages in run.feedback.items():
@@ -429,3 +431,75 @@ def test_class_on_jupyterhub(classroom: ClassRun) -> None:
     assert not allowed, f"a student could read: {allowed}"
     assert not run.denied["own server over the Hub (control: allowed)"]
     assert run.seconds["whole class"] < 180, run.seconds
+
+
+# --- the same grading with the gradebook on PostgreSQL -----------------------------------------
+
+
+def _postgres_tool(name: str) -> str | None:
+    found = shutil.which(name) or sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return found if isinstance(found, str) else (str(found[-1]) if found else None)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port, run by the postgres user: its db_url."""
+    tools = {name: _postgres_tool(name) for name in ("initdb", "pg_ctl", "psql")}
+    if None in tools.values():
+        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("PostgreSQL is not installed (no postgres user)")
+    scratch = Path(tempfile.mkdtemp(prefix="classroom-pg-", dir="/tmp"))
+    password, port = secrets.token_hex(12), _free_port()
+    (scratch / "pw").write_text(password + "\n")
+    shutil.chown(scratch, "postgres")
+    shutil.chown(scratch / "pw", "postgres")
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    data = scratch / "data"
+    try:
+        done = _run([*as_postgres, tools["initdb"], "-D", str(data), "-U", "postgres", f"--pwfile={scratch / 'pw'}",
+                     "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"], cwd=scratch)
+        assert done.returncode == 0, done.stderr
+        done = _run([*as_postgres, tools["pg_ctl"], "-D", str(data), "-l", str(scratch / "log"), "-w", "-o",
+                     f"-c listen_addresses=127.0.0.1 -p {port} -k {scratch}", "start"], cwd=scratch, timeout=60)
+        assert done.returncode == 0, done.stderr + (scratch / "log").read_text()
+        done = _run([*as_postgres, tools["psql"], "-h", str(scratch), "-p", str(port), "-U", "postgres",
+                     "-c", "CREATE DATABASE gradebook"], cwd=scratch)
+        assert done.returncode == 0, done.stderr
+        yield f"postgresql+psycopg2://postgres:{password}@127.0.0.1:{port}/gradebook"
+    finally:
+        if (data / "postmaster.pid").exists():
+            _run([*as_postgres, tools["pg_ctl"], "-D", str(data), "-m", "fast", "-w", "stop"], cwd=scratch, timeout=60)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_postgres_gradebook_gives_the_sqlite_grades(classroom: ClassRun, postgres: str, tmp_path: Path) -> None:
+    """The class's collected submissions graded again, once with SQLite and once with the gradebook on
+    PostgreSQL (same course, same commands): the grades equal the class's own, cell by cell."""
+    from conftest import run_nbgrader
+
+    assert classroom.graded_copy is not None
+    seconds = {}
+    for name, db_url in (("SQLite", None), ("PostgreSQL", postgres)):
+        course = tmp_path / name
+        course.mkdir()
+        for part in ("solutions", "submitted"):
+            shutil.copytree(classroom.graded_copy / part, course / part)
+        config = (classroom.graded_copy / "nbgrader_config.py").read_text()
+        if db_url:
+            config += f"\nc.CourseDirectory.db_url = {db_url!r}\n"
+        (course / "nbgrader_config.py").write_text(config)
+        done = run_nbgrader(["generate_assignment", classroom.assignment, "--force"], course)
+        assert done.returncode == 0, done.stdout + done.stderr
+        started = time.monotonic()
+        done = run_nbgrader(["autograde", classroom.assignment], course)
+        seconds[name] = time.monotonic() - started
+        assert done.returncode == 0, done.stdout + done.stderr
+        url = db_url or f"sqlite:///{course / 'gradebook.db'}"
+        for role, student in classroom.students.items():
+            grades = _grades(url, classroom.notebook, classroom.assignment, student)
+            assert grades == classroom.grades[role], f"{name}, {role} student: {grades} ≠ {classroom.grades[role]}"
+    print(f"\nautograde of {len(classroom.students)} submissions: "
+          + ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items()))
