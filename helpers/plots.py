@@ -398,9 +398,10 @@ def cost_curves(lengths: Sequence[int], costs: Mapping[str, Sequence[float]], *,
 
 def gaussian_experts(means: Sequence[float], variances: Sequence[float], *, weight: float = 0.5) -> Figure:
     """Densities of two Gaussian experts, their normalised product (PoE) and their mixture (MoE)."""
-    from scipy.stats import norm
-
     from .fusion import gaussian_product
+
+    def pdf(x: np.ndarray, mean: float, var: float) -> np.ndarray:
+        return np.exp(-(x - mean) ** 2 / (2 * var)) / np.sqrt(2 * np.pi * var)
 
     means, variances = np.asarray(means, dtype=float), np.asarray(variances, dtype=float)
     mean_p, var_p = gaussian_product(means, variances)
@@ -408,10 +409,9 @@ def gaussian_experts(means: Sequence[float], variances: Sequence[float], *, weig
     x = np.linspace(means.min() - spread, means.max() + spread, 400)
     fig, (axis,) = new_figure(width=5.2, height=3.4)
     for (mean, var), name in zip(zip(means, variances), ("vision", "text")):
-        axis.plot(x, norm.pdf(x, mean, np.sqrt(var)), color=COLORS[name], label=f"expert {name}: σ²={var:.2f}")
-    axis.plot(x, norm.pdf(x, mean_p, np.sqrt(var_p)), color=COLORS["poe"], lw=2.5, label=f"PoE: σ²={var_p:.2f}")
-    mixture = weight * norm.pdf(x, means[0], np.sqrt(variances[0])) + \
-        (1 - weight) * norm.pdf(x, means[1], np.sqrt(variances[1]))
+        axis.plot(x, pdf(x, mean, var), color=COLORS[name], label=f"expert {name}: σ²={var:.2f}")
+    axis.plot(x, pdf(x, mean_p, var_p), color=COLORS["poe"], lw=2.5, label=f"PoE: σ²={var_p:.2f}")
+    mixture = weight * pdf(x, means[0], variances[0]) + (1 - weight) * pdf(x, means[1], variances[1])
     axis.plot(x, mixture, color=COLORS["moe"], ls="--", lw=2, label=f"MoE (w={weight:.1f})")
     axis.set(xlabel="value", ylabel="density", title="Gaussian experts: precisions add in the product")
     axis.legend(fontsize=8)
