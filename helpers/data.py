@@ -542,3 +542,50 @@ def digit_views_pca(views: Sequence[str] = ("pix", "fou"), n_components: int = 1
 # ---------------------------------------------------------------------------------------------
 # Chapter 05 — applications: synthetic generators
 # ---------------------------------------------------------------------------------------------
+
+DIAGNOSIS_CLASSES: tuple[str, ...] = ("healthy", "mild", "severe")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A SIMULATED diagnosis data set (no patient is real): ``clinical`` (n, d_c) tabular measurements,
+    ``imaging`` (n, d_i) image features with NaN rows where no image was taken, ``labels`` in
+    ``DIAGNOSIS_CLASSES`` order, and ``imaged`` (n,) True where the imaging row is present."""
+
+    clinical: np.ndarray
+    imaging: np.ndarray
+    labels: np.ndarray
+    imaged: np.ndarray
+
+
+def make_diagnosis(n: int, seed: int | np.random.Generator = 0, *,
+                   missing_by_class: Sequence[float] = (0.4, 0.75, 0.1), shared: float = 1.2,
+                   d_clinical: int = 6, d_imaging: int = 8) -> Diagnosis:
+    """A simulated three-class diagnosis with informative missingness (imaging skipped for mild cases).
+
+    A latent severity s = μ_y + shared·ε (ε ~ N(0, 1), the same for both modalities) drives both:
+    clinical = a_c s + N(0, I), imaging = a_i s + N(0, I) (fixed unit directions a_c, a_i). Because ε is
+    shared, the modalities are *dependent given the class* (a product of experts double-counts it).
+    The imaging row of an example of class y is missing (NaN) with probability ``missing_by_class[y]``.
+    """
+    from ._checks import check_in_range, check_positive_int, rng_from
+
+    n = check_positive_int(n, "n")
+    if len(missing_by_class) != len(DIAGNOSIS_CLASSES):
+        raise ValueError(f"missing_by_class must hold one probability per class "
+                         f"({len(DIAGNOSIS_CLASSES)}), got {list(missing_by_class)}")
+    missing = np.array([check_in_range(p, "missing_by_class", 0.0, 1.0) for p in missing_by_class])
+    shared = check_in_range(shared, "shared", 0.0, 10.0)
+    d_clinical, d_imaging = check_positive_int(d_clinical, "d_clinical"), check_positive_int(d_imaging, "d_imaging")
+    rng = rng_from(seed)
+    fixed = np.random.default_rng(12345)  # the measurement directions: the same "hospital" for every seed
+    a_c = fixed.standard_normal(d_clinical)
+    a_i = fixed.standard_normal(d_imaging)
+    a_c, a_i = a_c / np.linalg.norm(a_c), a_i / np.linalg.norm(a_i)
+    labels = rng.integers(0, len(DIAGNOSIS_CLASSES), n)
+    severity = np.array([0.0, 1.5, 3.0])[labels] + shared * rng.standard_normal(n)
+    clinical = np.outer(severity, a_c) + rng.standard_normal((n, d_clinical)) + 1.0
+    imaging = np.outer(severity, 1.5 * a_i) + rng.standard_normal((n, d_imaging)) + 2.0
+    imaged = rng.random(n) >= missing[labels]
+    imaging[~imaged] = np.nan
+    return Diagnosis(clinical, imaging, labels.astype(np.int64), imaged)

@@ -583,3 +583,112 @@ def missing_modality_panels(results: Mapping[str, Mapping[str, Sequence[float]]]
 # ---------------------------------------------------------------------------------------------
 # Chapter 05 — applications: figures
 # ---------------------------------------------------------------------------------------------
+
+
+def cv_spread(results: Mapping[str, Mapping[str, np.ndarray]], *, n: int) -> Figure:
+    """Chapter 05, small data: one panel per target; every dot is one repeat of cross-validation, the
+    bar its mean, the whisker ± one binomial standard error √(a(1 − a)/n) around the mean."""
+    fig, axes = new_figure(len(results), width=4.2, height=3.4)
+    for axis, (target, accuracies) in zip(axes, results.items()):
+        for k, (method, values) in enumerate(accuracies.items()):
+            values = np.asarray(values, dtype=float)
+            colour = COLORS["fused"] if method in ("early", "late", "poe") else COLORS["vision"]
+            mean = values.mean()
+            axis.bar(k, mean, 0.6, color=colour, alpha=0.35)
+            axis.errorbar(k, mean, yerr=np.sqrt(mean * (1 - mean) / n), color=COLORS["truth"], capsize=4)
+            jitter = np.linspace(-0.15, 0.15, len(values))
+            axis.plot(k + jitter, values, "o", ms=3.5, color=colour)
+            axis.annotate(f"{mean:.3f}", (k, 1.0), ha="center", va="bottom", fontsize=8)
+        axis.set(xticks=range(len(accuracies)), ylim=(0.4, 1.06), ylabel="cross-validated accuracy",
+                 title=f"{target} (n = {n})")
+        axis.set_xticklabels(list(accuracies), rotation=15)
+    return fig
+
+
+def gene_lipid_figure(mapping: "object", labels: np.ndarray, class_names: Sequence[str],
+                      markers: np.ndarray | None = None, marker_names: Sequence[str] = ()) -> Figure:
+    """Chapter 05, alignment: the first canonical pair (gene side u, lipid side v) coloured by class
+    (marker by a second grouping), and the gene × lipid correlation heatmap in canonical order."""
+    fig = Figure(figsize=(12.5, 4.6), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[1, 2.3])
+    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+    shapes = ["o", "^", "s", "D"]
+    u, v = mapping.variates[:, 0], mapping.variates[:, 1]
+    groups = np.zeros(len(u), int) if markers is None else np.asarray(markers)
+    for c, name in enumerate(class_names):
+        for g in np.unique(groups):
+            chosen = (labels == c) & (groups == g)
+            left.scatter(u[chosen], v[chosen], color=palette[c % len(palette)], marker=shapes[g % len(shapes)], s=28,
+                         label=name if g == groups.min() else None)
+    for g, name in enumerate(marker_names):
+        left.scatter([], [], color="grey", marker=shapes[g % len(shapes)], label=name)
+    left.set(xlabel="gene-side canonical variate u1", ylabel="lipid-side canonical variate v1",
+             title=f"first canonical pair, r = {mapping.rho:.2f}")
+    left.legend(fontsize=7, ncol=2)
+    image = right.imshow(mapping.corr, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+    right.set_yticks(range(len(mapping.genes)), mapping.genes, fontsize=7)
+    right.set_xticks(range(len(mapping.lipids)), mapping.lipids, fontsize=7, rotation=70)
+    right.grid(False)
+    right.set_title("correlation of gene expression with lipid level (n = 40)")
+    fig.colorbar(image, ax=right, shrink=0.8, label="Pearson r")
+    return fig
+
+
+def complementarity_figure(result: "object") -> Figure:
+    """Chapter 05, six views: the gain of every pair over its better member (diagonal: the view's own
+    accuracy, in grey) and, for every pair, gain against how predictable one view is from the other."""
+    fig, axes = new_figure(2, width=5.0, height=4.2)
+    names, m = list(result.names), len(result.names)
+    gain = np.array(result.gain, dtype=float)
+    shown = np.where(np.eye(m, dtype=bool), np.nan, gain)
+    limit = max(np.nanmax(np.abs(shown)), 1e-3)
+    image = axes[0].imshow(shown, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for i in range(m):
+        for j in range(m):
+            text = f"{result.single[i]:.2f}" if i == j else f"{gain[i, j]:+.3f}"
+            axes[0].text(j, i, text, ha="center", va="center", fontsize=8, color="#444444" if i == j else "black")
+    axes[0].set_xticks(range(m), names)
+    axes[0].set_yticks(range(m), names)
+    axes[0].grid(False)
+    axes[0].set_title("gain of a pair over its better view")
+    fig.colorbar(image, ax=axes[0], shrink=0.8)
+    rows, cols = np.triu_indices(m, 1)
+    axes[1].scatter(result.redundancy[rows, cols], gain[rows, cols], color=COLORS["fused"])
+    for i, j in zip(rows, cols):
+        axes[1].annotate(f"{names[i]}+{names[j]}", (result.redundancy[i, j], gain[i, j]), fontsize=7,
+                         xytext=(3, 2), textcoords="offset points")
+    axes[1].axhline(0, color=COLORS["chance"], lw=1)
+    axes[1].set(xlabel="mean of top-5 canonical correlations (training data)",
+                ylabel="gain over the better view", title="redundant pairs gain little")
+    return fig
+
+
+def missing_views_figure(curves: Mapping[str, Sequence[float]], rates: Sequence[float], *,
+                         best_single: float | None = None) -> Figure:
+    """Chapter 05: accuracy against the probability that each view is missing (independently)."""
+    fig, (axis,) = new_figure(width=5.6, height=3.6)
+    palette = [COLORS["chance"], COLORS["vision"], COLORS["fused"], COLORS["moe"]]
+    for k, (name, values) in enumerate(curves.items()):
+        axis.plot(rates, values, "o-", color=palette[k % len(palette)], label=name)
+    if best_single is not None:
+        axis.axhline(best_single, ls="--", color=COLORS["truth"], lw=1, label="best single view, complete")
+    axis.set(xlabel="probability that each view is missing", ylabel="test accuracy",
+             title="six views, missing at random")
+    axis.legend(fontsize=8, loc="lower left")
+    return fig
+
+
+def reliability_diagram(curves: Mapping[str, "object"], *, title: str = "") -> Figure:
+    """Chapter 05: accuracy against confidence per bin (the diagonal is perfect calibration), one line
+    per predictor with its ECE in the legend; below the diagonal means over-confident."""
+    fig, (axis,) = new_figure(width=4.6, height=4.2)
+    axis.plot([0, 1], [0, 1], ls="--", color=COLORS["chance"], lw=1, label="perfectly calibrated")
+    palette = {"clinical": COLORS["vision"], "imaging": COLORS["text"], "PoE": COLORS["poe"], "MoE": COLORS["moe"]}
+    for name, curve in curves.items():
+        filled = curve.count > 0
+        axis.plot(curve.confidence[filled], curve.accuracy[filled], "o-", ms=4, color=palette.get(name),
+                  label=f"{name}: ECE {curve.ece:.3f}")
+    axis.set(xlabel="confidence (top-class probability)", ylabel="accuracy", xlim=(0.3, 1.0), ylim=(0.0, 1.02),
+             title=title or "reliability diagram")
+    axis.legend(fontsize=8, loc="upper left")
+    return fig

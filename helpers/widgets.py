@@ -161,3 +161,21 @@ def gated_fusion_tau(p_v: "np.ndarray", p_t: "np.ndarray", labels: "np.ndarray",
 # ---------------------------------------------------------------------------------------------
 # Chapter 05 — applications: widgets
 # ---------------------------------------------------------------------------------------------
+
+
+def diagnosis_calibration_figure(shared: float, seed: int = 0, n: int = 1500) -> Figure:
+    """Simulated diagnosis with shared latent noise ``shared`` (dependence of the two modalities given the
+    class): reliability diagram of the clinical and imaging experts and of their PoE and MoE."""
+    from . import applications, data, plots
+
+    train = data.make_diagnosis(n, seed=seed, shared=shared)
+    test = data.make_diagnosis(n, seed=seed + 1, shared=shared)
+    curves = applications.diagnosis_calibration(train, test)
+    return plots.reliability_diagram(curves, title=f"shared noise {shared:.2f} (simulated)")
+
+
+def diagnosis_dependence(seed: int = 0) -> widgets.VBox:
+    """A slider for the noise the two simulated modalities share: at 0 they are independent given the
+    class and PoE is calibrated; the more they share, the more PoE double-counts and over-states."""
+    return redrawing(lambda shared: diagnosis_calibration_figure(shared, seed),
+                     shared=slider("shared noise", 1.2, 0.0, 2.0, 0.1))
