@@ -164,8 +164,10 @@ def information_and_error(rows: Sequence["object"], *, title: str = "") -> Figur
     right.bar(position + width / 2, [r.bayes_error for r in rows], width, label="Bayes error", color=COLORS["moe"])
     for x, r in zip(position, rows):
         right.annotate(f"{r.bayes_error:.3f}", (x + width / 2, r.bayes_error), ha="center", va="bottom", fontsize=8)
-    right.set(xticks=position, xticklabels=names, ylabel="0-1 error", title="error: bound vs achieved")
-    right.legend(fontsize=8)
+    top = max(max(r.bayes_error, r.fano_bound) for r in rows)
+    right.set(xticks=position, xticklabels=names, ylabel="0-1 error", title="error: bound vs achieved",
+              ylim=(0, max(top, 0.01) * 1.35))
+    right.legend(fontsize=8, loc="upper right", ncols=2)
     if title:
         fig.suptitle(title)
     return fig
