@@ -1,0 +1,355 @@
+"""helpers.alignment: Procrustes, triplet loss, InfoNCE, recall@k and the probe are right; bad input is
+refused clearly; the chapter's claims C4–C6 hold with its seeds; ex02's hidden tests catch wrong answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+import torch.nn.functional as F
+
+from conftest import ROOT, run_test_cell
+from helpers import alignment, data
+
+EX02 = ROOT / "solutions" / "ex02_alignment" / "ex02_alignment.ipynb"
+
+
+# --- Procrustes ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(5))
+def test_procrustes_rotation_agrees_with_scipy(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(30, 4)), rng.normal(size=(30, 4))
+    fit = alignment.procrustes(x, y, center=False, scale=False)
+    rotation, total = scipy.linalg.orthogonal_procrustes(x, y)
+    np.testing.assert_allclose(fit.rotation, rotation, atol=1e-10)
+    np.testing.assert_allclose(fit.residual, np.linalg.norm(x @ rotation - y), rtol=1e-10)
+    # with centring and scale, the rotation is scipy's on the centred data and s = sum(sigma) / ||x_c||^2
+    fit = alignment.procrustes(x, y)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    rotation, total = scipy.linalg.orthogonal_procrustes(xc, yc)
+    np.testing.assert_allclose(fit.rotation, rotation, atol=1e-10)
+    np.testing.assert_allclose(fit.scale, total / np.sum(xc**2), rtol=1e-10)
+
+
+def test_procrustes_recovers_a_known_transformation_exactly_without_noise() -> None:
+    pair = data.procrustes_pair(100, 3, scale=2.5, translation=(1.0, -2.0, 0.5), noise=0.0, seed=3)
+    fit = alignment.procrustes(pair.x, pair.y)
+    np.testing.assert_allclose(fit.rotation, pair.rotation, atol=1e-10)
+    np.testing.assert_allclose(fit.scale, 2.5, rtol=1e-10)
+    np.testing.assert_allclose(fit.translation, pair.translation, atol=1e-10)
+    np.testing.assert_allclose(fit.transform(pair.x), pair.y, atol=1e-9)
+    assert fit.residual < 1e-9 and fit.relative_residual < 1e-10
+
+
+def test_procrustes_scale_minimises_the_residual() -> None:
+    pair = data.procrustes_pair(80, 2, noise=0.3, seed=4)
+    fit = alignment.procrustes(pair.x, pair.y)
+    xc, yc = pair.x - fit.mean_x, pair.y - fit.mean_y
+    for s in (fit.scale * 0.99, fit.scale * 1.01):
+        assert np.linalg.norm(s * xc @ fit.rotation - yc) > fit.residual
+
+
+def test_rotation_angle_inverts_rotation_2d_and_polynomial_refit_is_exact_on_cubics() -> None:
+    for degrees in (-170.0, -30.0, 0.0, 45.0, 120.0):
+        assert alignment.rotation_angle(data.rotation_2d(degrees)) == pytest.approx(degrees)
+    u = np.random.default_rng(0).normal(size=(50, 2))
+    y = np.column_stack([1 + u[:, 0] - 0.5 * u[:, 0] ** 3, 2 * u[:, 1] ** 2])
+    np.testing.assert_allclose(alignment.polynomial_refit(u, y, degree=3), y, atol=1e-9)
+
+
+def test_random_rotation_is_proper() -> None:
+    for seed in range(5):
+        r = data.random_rotation(4, seed=seed)
+        np.testing.assert_allclose(r.T @ r, np.eye(4), atol=1e-12)
+        assert np.linalg.det(r) == pytest.approx(1.0)
+
+
+# --- losses --------------------------------------------------------------------------------
+
+def test_info_nce_is_cross_entropy_over_the_similarity_matrix() -> None:
+    generator = torch.Generator().manual_seed(0)
+    za, zb = torch.randn(16, 5, generator=generator), torch.randn(16, 5, generator=generator)
+    logits = F.normalize(za, dim=1) @ F.normalize(zb, dim=1).T / 0.2
+    labels = torch.arange(16)
+    torch.testing.assert_close(alignment.info_nce(za, zb, 0.2), F.cross_entropy(logits, labels))
+    torch.testing.assert_close(alignment.info_nce(za, zb, 0.2, symmetric=True),
+                               0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)))
+    torch.testing.assert_close(alignment.info_nce_loop(za, zb, 0.2), alignment.info_nce(za, zb, 0.2))
+
+
+def test_triplet_loss_formula_and_gradient_directions() -> None:
+    a, p, n = torch.tensor([[0.0, 0.0]]), torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.5]])
+    assert float(alignment.triplet_loss(a, p, n, margin=2.0)) == pytest.approx(2.0 + 1.0 - 2.25)
+    assert float(alignment.triplet_loss(a, p, n, margin=1.0)) == 0.0
+    g = alignment.triplet_gradients(np.zeros(2), np.array([1.2, 0.6]), np.array([0.6, -0.5]), margin=0.5)
+    np.testing.assert_allclose(g["anchor"], 2 * (np.array([0.6, -0.5]) - [1.2, 0.6]))
+    np.testing.assert_allclose(g["positive"], 2 * np.array([1.2, 0.6]))
+    np.testing.assert_allclose(g["negative"], -2 * np.array([0.6, -0.5]))
+
+
+def test_gradients_pass_gradcheck_in_float64() -> None:
+    generator = torch.Generator().manual_seed(1)
+    a, p, n = (torch.randn(6, 3, generator=generator, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    assert torch.autograd.gradcheck(lambda a, p, n: alignment.triplet_loss(a, p, n, margin=3.0), (a, p, n))
+    za, zb = (torch.randn(5, 4, generator=generator, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    assert torch.autograd.gradcheck(lambda a, b: alignment.info_nce(a, b, 0.3, symmetric=True), (za, zb))
+
+
+# --- retrieval and probe -------------------------------------------------------------------
+
+def test_recall_at_k_known_answers_and_pessimistic_ties() -> None:
+    s = np.array([[0.9, 0.1, 0.3], [0.2, 0.5, 0.8], [0.5, 0.5, 0.5]])
+    assert alignment.recall_at_k(s, 1) == pytest.approx(1 / 3)  # query 1 misses, query 2 ties (counts against)
+    assert alignment.recall_at_k(s, 2) == pytest.approx(2 / 3)
+    assert alignment.recall_at_k(s, 3) == 1.0
+    assert alignment.recall_at_k(np.eye(50), 1) == 1.0
+
+
+def test_few_label_probe_separable_classes() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 40)
+    features = np.eye(3)[labels] * 5 + rng.normal(size=(120, 3)) * 0.3
+    assert alignment.few_label_probe(features, labels, features, labels, per_class=1, repeats=2) > 0.95
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: alignment.procrustes(np.ones((5, 2)), np.ones((4, 2))), "same number of rows"),
+    (lambda: alignment.procrustes(np.ones((5, 2)), np.ones((5, 3))), "same number of columns"),
+    (lambda: alignment.procrustes(np.ones(5), np.ones(5)), "x must have 2 dimension"),
+    (lambda: alignment.procrustes(np.ones((5, 2)), np.ones((5, 2))), "constant"),
+    (lambda: alignment.procrustes([[np.nan, 1.0], [0.0, 1.0]], np.ones((2, 2))), "finite"),
+    (lambda: alignment.triplet_loss(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(4, 2)), "same shape"),
+    (lambda: alignment.triplet_loss(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 2), margin=-1), "margin"),
+    (lambda: alignment.info_nce(torch.zeros(3, 2), torch.zeros(3, 2), temperature=0.0), "temperature"),
+    (lambda: alignment.info_nce(np.zeros((3, 2)), torch.zeros(3, 2)), "za must be a float tensor"),
+    (lambda: alignment.recall_at_k(np.ones((3, 4)), 1), "square"),
+    (lambda: alignment.recall_at_k(np.ones((3, 3)), 0), "k must be an integer"),
+    (lambda: alignment.polynomial_refit(np.ones((4, 2)), np.ones((4, 3))), "same shape"),
+    (lambda: alignment.pca_project([np.ones((10, 3))], 5), "dim must be at most"),
+    (lambda: alignment.train_alignment(alignment.dual_encoder(2, 2), np.ones((4, 2)), np.ones((4, 2)),
+                                       objective="cca"), "objective must be one of"),
+    (lambda: alignment.few_label_probe(np.ones((4, 2)), [0, 0, 1, 1], np.ones((2, 2)), [0, 1], per_class=3),
+     "per_class"),
+    (lambda: data.latent_pairs(1), "n must be an integer >= 2"),
+    (lambda: data.procrustes_pair(10, 2, translation=(1.0, 2.0, 3.0)), "translation must be"),
+])
+def test_bad_input_raises_a_clear_value_error(call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# --- the chapter's claims, with the chapter's seeds -----------------------------------------
+
+def test_c4_procrustes_recovers_translation_rotation_scale_and_flags_nonlinearity() -> None:
+    pair = data.procrustes_pair(200, 2, degrees=40.0, scale=1.5, translation=(1.0, 2.0), noise=0.05, seed=0)
+    fit = alignment.procrustes(pair.x, pair.y)
+    assert alignment.rotation_angle(fit.rotation) == pytest.approx(40.0, abs=0.5)
+    assert fit.scale == pytest.approx(1.5, abs=0.02)
+    np.testing.assert_allclose(fit.translation, [1.0, 2.0], atol=0.02)
+    linear_residual = fit.relative_residual
+    assert linear_residual < 0.06
+    bent = data.procrustes_pair(200, 2, degrees=40.0, scale=1.5, noise=0.05, warp=0.2, seed=0)
+    bent_fit = alignment.procrustes(bent.x, bent.y)
+    refit = alignment.relative_residual(alignment.polynomial_refit(bent_fit.transform(bent.x), bent.y, 3), bent.y)
+    assert bent_fit.relative_residual > 5 * linear_residual, "a nonlinear relation leaves a large residual"
+    assert refit < 0.2 * bent_fit.relative_residual, "a per-dimension cubic removes most of it"
+    # real data: pix -> kar is far more linear than fou -> kar; both beat the shuffled baseline
+    digits = data.load_multiple_features(["pix", "kar", "fou"])
+    pix, kar = alignment.pca_project([digits.views["pix"], digits.views["kar"]], dim=20)
+    fou, kar2 = alignment.pca_project([digits.views["fou"], digits.views["kar"]], dim=20)
+    linear = alignment.procrustes_diagnostics(pix, kar, seed=0)
+    other = alignment.procrustes_diagnostics(fou, kar2, seed=0)
+    assert linear["procrustes"] < 0.7 < other["procrustes"] < linear["shuffled"]
+    assert linear["recall@1"] > 0.3 > 0.02 > other["recall@1"]
+
+
+@pytest.fixture(scope="module")
+def trained() -> dict:
+    """The chapter's data split and models, trained with the chapter's seeds."""
+    pairs = data.latent_pairs(2500, seed=0)
+    train, test = pairs.subset(slice(0, 2000)), pairs.subset(slice(2000, None))
+    models = {"random encoder": alignment.dual_encoder(16, 16, dim=8, seed=1)}
+    for objective, name in (("triplet", "triplet"), ("infonce", "InfoNCE")):
+        models[name] = alignment.dual_encoder(16, 16, dim=8, seed=1)
+        alignment.train_alignment(models[name], train.x, train.y, objective=objective, margin=0.5,
+                                  temperature=0.1, epochs=20, seed=0, progress=False)
+    return {"train": train, "test": test, "models": models}
+
+
+def test_c5_triplet_training_pulls_matches_together(trained: dict) -> None:
+    test = trained["test"]
+    before = alignment.pair_distances(*alignment.embed(trained["models"]["random encoder"], test.x, test.y))
+    after = alignment.pair_distances(*alignment.embed(trained["models"]["triplet"], test.x, test.y))
+    assert abs(before["matched"].mean() - before["unmatched"].mean()) < 0.2, "untrained: no preference"
+    assert after["matched"].mean() < 0.5 * before["matched"].mean()
+    assert after["unmatched"].mean() - after["matched"].mean() > 1.0
+    assert np.mean(after["matched"] < after["unmatched"]) > 0.9
+
+
+def test_c6_aligned_representations_retrieve_and_help_a_few_label_probe(trained: dict) -> None:
+    train, test, models = trained["train"], trained["test"], trained["models"]
+    representations = {"raw features": None, **models}
+    features = {name: (alignment.encode_pairs(r, train.x, train.y), alignment.encode_pairs(r, test.x, test.y))
+                for name, r in representations.items()}
+    table = alignment.compare_representations(features, train.labels, test.labels, ks=(1, 5),
+                                              per_class=(1, 5, 10), repeats=5, seed=0)
+    chance = 5 / len(test.x)
+    for aligned in ("triplet", "InfoNCE"):
+        assert table[aligned]["recall@5"] > 10 * chance
+        for baseline in ("raw features", "random encoder"):
+            assert table[aligned]["recall@1"] > 5 * max(table[baseline]["recall@1"], 1 / len(test.x))
+            assert table[aligned]["probe@1"] > table[baseline]["probe@1"] + 0.15
+            assert table[aligned]["probe@5"] > table[baseline]["probe@5"] + 0.05
+
+
+# --- ex02: every graded task's hidden tests catch a plausible wrong implementation -----------
+
+def _procrustes_plain(x, y):
+    """Wrong: the unconstrained orthogonal solution (may be a reflection)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    u, sigma, vt = np.linalg.svd(xc.T @ yc)
+    r, s = u @ vt, sigma.sum() / np.sum(xc**2)
+    t = y.mean(0) - s * x.mean(0) @ r
+    return r, s, t, float(np.linalg.norm(s * x @ r + t - y))
+
+
+def _procrustes_flip_but_old_scale(x, y):
+    """Wrong: flips the last direction but keeps s = tr(Sigma) / ||x_c||^2."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    u, sigma, vt = np.linalg.svd(xc.T @ yc)
+    d = np.ones(len(sigma))
+    d[-1] = np.sign(np.linalg.det(u @ vt))
+    r, s = (u * d) @ vt, sigma.sum() / np.sum(xc**2)
+    t = y.mean(0) - s * x.mean(0) @ r
+    return r, s, t, float(np.linalg.norm(s * x @ r + t - y))
+
+
+def _batch_hard_with_self(anchors, positives, margin=0.5):
+    """Wrong: the positive itself is allowed as the 'hardest negative'."""
+    if anchors.shape[0] < 2:
+        raise ValueError("need two pairs")
+    dist = ((anchors[:, None] - positives[None]) ** 2).sum(-1)
+    return torch.clamp(margin + dist.diagonal() - dist.min(dim=1).values, min=0).mean()
+
+
+def _batch_easiest(anchors, positives, margin=0.5):
+    """Wrong: the farthest negative (max) instead of the hardest (min)."""
+    if anchors.shape[0] < 2:
+        raise ValueError("need two pairs")
+    dist = ((anchors[:, None] - positives[None]) ** 2).sum(-1)
+    eye = torch.eye(len(anchors), dtype=torch.bool)
+    return torch.clamp(margin + dist.diagonal() - dist.masked_fill(eye, -1.0).max(dim=1).values, min=0).mean()
+
+
+def _batch_hard_unsquared(anchors, positives, margin=0.5):
+    """Wrong: plain (not squared) Euclidean distances."""
+    if anchors.shape[0] < 2:
+        raise ValueError("need two pairs")
+    dist = torch.cdist(anchors, positives)
+    eye = torch.eye(len(anchors), dtype=torch.bool)
+    return torch.clamp(margin + dist.diagonal() - dist.masked_fill(eye, float("inf")).min(dim=1).values,
+                       min=0).mean()
+
+
+def _multi_positive_naive_exp(x, y, positives, temperature=0.1):
+    """Wrong: exponentiates the logits directly (overflows for small temperatures)."""
+    positives = torch.as_tensor(positives, dtype=torch.bool)
+    if not bool(positives.any(1).all()) or not bool(positives.any(0).all()):
+        raise ValueError("no positive")
+    e = torch.exp(F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / temperature)
+    rows = -torch.log((e * positives).sum(1) / e.sum(1))
+    cols = -torch.log((e * positives).sum(0) / e.sum(0))
+    return 0.5 * (rows.mean() + cols.mean())
+
+
+def _multi_positive_one_way(x, y, positives, temperature=0.1):
+    """Wrong: only the x → y direction."""
+    positives = torch.as_tensor(positives, dtype=torch.bool)
+    if not bool(positives.any(1).all()) or not bool(positives.any(0).all()):
+        raise ValueError("no positive")
+    logits = F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / temperature
+    return (logits.logsumexp(1) - logits.masked_fill(~positives, float("-inf")).logsumexp(1)).mean()
+
+
+def _multi_positive_mean_of_logs(x, y, positives, temperature=0.1):
+    """Wrong: averages the log-probabilities of the positives instead of taking the log of their sum."""
+    positives = torch.as_tensor(positives, dtype=torch.bool)
+    if not bool(positives.any(1).all()) or not bool(positives.any(0).all()):
+        raise ValueError("no positive")
+    logits = F.normalize(x, dim=1) @ F.normalize(y, dim=1).T / temperature
+    rows = -((logits - logits.logsumexp(1, keepdim=True)) * positives).sum(1) / positives.sum(1)
+    cols = -((logits - logits.logsumexp(0, keepdim=True)) * positives).sum(0) / positives.sum(0)
+    return 0.5 * (rows.mean() + cols.mean())
+
+
+def _multi_positive_dot_products(x, y, positives, temperature=0.1):
+    """Wrong: raw dot products instead of cosine similarities."""
+    positives = torch.as_tensor(positives, dtype=torch.bool)
+    if not bool(positives.any(1).all()) or not bool(positives.any(0).all()):
+        raise ValueError("no positive")
+    logits = x @ y.T / temperature
+    rows = logits.logsumexp(1) - logits.masked_fill(~positives, float("-inf")).logsumexp(1)
+    cols = logits.logsumexp(0) - logits.masked_fill(~positives, float("-inf")).logsumexp(0)
+    return 0.5 * (rows.mean() + cols.mean())
+
+
+def _recall_optimistic(similarity, targets, k):
+    """Wrong: ties count for the true match."""
+    s = np.asarray(similarity, float)
+    true = s[np.arange(len(s)), np.asarray(targets)][:, None]
+    return float(np.mean((s > true).sum(1) + 1 <= k))
+
+
+def _recall_pessimistic(similarity, targets, k):
+    """Wrong: ties count against the true match."""
+    s = np.asarray(similarity, float)
+    true = s[np.arange(len(s)), np.asarray(targets)][:, None]
+    return float(np.mean((s >= true).sum(1) <= k))
+
+
+def _recall_argsort(similarity, targets, k):
+    """Wrong: whatever order a stable sort happens to give tied candidates."""
+    order = np.argsort(-np.asarray(similarity, float), axis=1, kind="stable")[:, :k]
+    return float(np.mean([t in row for t, row in zip(np.asarray(targets), order)]))
+
+
+@pytest.mark.parametrize("grade_id, name, wrong", [
+    ("test_proper_procrustes", "proper_procrustes", _procrustes_plain),
+    ("test_proper_procrustes", "proper_procrustes", _procrustes_flip_but_old_scale),
+    ("test_batch_hard_triplet_loss", "batch_hard_triplet_loss", _batch_hard_with_self),
+    ("test_batch_hard_triplet_loss", "batch_hard_triplet_loss", _batch_easiest),
+    ("test_batch_hard_triplet_loss", "batch_hard_triplet_loss", _batch_hard_unsquared),
+    ("test_multi_positive_info_nce", "multi_positive_info_nce", _multi_positive_naive_exp),
+    ("test_multi_positive_info_nce", "multi_positive_info_nce", _multi_positive_one_way),
+    ("test_multi_positive_info_nce", "multi_positive_info_nce", _multi_positive_mean_of_logs),
+    ("test_multi_positive_info_nce", "multi_positive_info_nce", _multi_positive_dot_products),
+    ("test_expected_recall_at_k", "expected_recall_at_k", _recall_optimistic),
+    ("test_expected_recall_at_k", "expected_recall_at_k", _recall_pessimistic),
+    ("test_expected_recall_at_k", "expected_recall_at_k", _recall_argsort),
+], ids=lambda value: getattr(value, "__name__", None))
+def test_ex02_hidden_tests_catch_a_wrong_implementation(grade_id: str, name: str, wrong) -> None:
+    with pytest.raises(AssertionError):
+        run_test_cell(EX02, grade_id, replace={name: wrong})
+
+
+@pytest.mark.parametrize("grade_id", ["test_proper_procrustes", "test_batch_hard_triplet_loss",
+                                      "test_multi_positive_info_nce", "test_expected_recall_at_k"])
+def test_ex02_hidden_tests_pass_the_solution(grade_id: str) -> None:
+    run_test_cell(EX02, grade_id)
+
+
+def test_ex02_hidden_tests_refuse_delegating_to_helpers() -> None:
+    """A 'solution' that calls the helpers reference is stubbed out while grading."""
+    from helpers.testing import HelpersDisabledError
+
+    def delegating(similarity, targets, k):
+        return alignment.recall_at_k(np.asarray(similarity)[:, np.asarray(targets)], k)
+
+    with pytest.raises((AssertionError, HelpersDisabledError)):
+        run_test_cell(EX02, "test_expected_recall_at_k", replace={"expected_recall_at_k": delegating})
