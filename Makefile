@@ -11,13 +11,14 @@ LAB_OPTS ?=
 PYTEST_OPTS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup work lab test release bench clean-venv
+.PHONY: help setup work lab test release bench html clean-venv
 
 help:
 	@echo "make lab      set up .venv, copy exercises/ into work/ (once), open JupyterLab"
 	@echo "make test     set up .venv with the test extras and run the whole test suite"
 	@echo "make release  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make bench    time every chapter and solution notebook (seconds, peak memory)"
+	@echo "make html     run every chapter and write the offline HTML edition to build/html/"
 
 $(VENV)/.course: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +51,9 @@ release: $(VENV)/.course
 
 bench: $(VENV)/.tests
 	$(BIN)/python tests/bench.py
+
+html: $(VENV)/.course
+	$(BIN)/python -m helpers.html_edition
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,177 @@
+"""The offline HTML edition of the course (`make html`, or `python -m helpers.html_edition`).
+
+Executes every chapter and writes build/html/: index.html (the course map, linking each chapter),
+one page per chapter with its figures embedded, and mathjax/ (MathJax 2.7 from the
+jupyter-server-mathjax package) so the math is typeset without the internet. Widgets do not run
+without a kernel: a chapter already shows each widget's figure statically just before it, and the
+page puts a short note where the widget was. Progress bars are dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+from jinja2 import DictLoader
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "build" / "html"
+CELL_TIMEOUT = 600  # against hangs only
+MATHJAX_URL = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+STATE_MIME = "application/vnd.jupyter.widget-state+json"
+
+# nbconvert's JupyterLab page without anything fetched from a CDN (require.js, widgets, mermaid),
+# and MathJax set to the one web font jupyter-server-mathjax ships (STIX-Web).
+TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}{{ super() }}
+<script type="text/x-mathjax-config">
+MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], webFont: "STIX-Web", imageFont: null}});
+</script>
+{%- endblock html_head_js_mathjax -%}
+"""
+
+INDEX = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>Multimodal Learning: offline edition</title>
+<style>body {{ font-family: sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; }}
+table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .4rem; text-align: left; }}</style>
+</head><body>
+<h1>Multimodal Learning: an interactive notebook course</h1>
+<p>The offline edition: every chapter as run, with its figures and typeset math. The sliders need a
+running kernel: open the chapters in JupyterLab (<code>make lab</code>) to move them and to solve the
+exercise sets.</p>
+<h2>Course map</h2>
+<table><tr><th>chapter</th><th>title</th><th>exercise set</th></tr>
+{rows}
+</table></body></html>
+"""
+
+
+def execute(path: Path) -> nbformat.NotebookNode:
+    """The notebook run top to bottom in its own folder (the way a student runs it)."""
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return nb
+
+
+def widget_models(nb: nbformat.NotebookNode, model_id: str) -> list[dict]:
+    """The widget model ``model_id`` and every model it contains, from the saved widget state."""
+    state = nb.metadata.get("widgets", {}).get(STATE_MIME, {}).get("state", {})
+    found, todo = [], [model_id]
+    while todo:
+        model = state.get(todo.pop())
+        if model is None:
+            continue
+        found.append(model)
+        todo += [ref[len("IPY_MODEL_"):] for value in model.get("state", {}).values()
+                 for ref in (value if isinstance(value, list) else [value])
+                 if isinstance(ref, str) and ref.startswith("IPY_MODEL_")]
+    return found
+
+
+def widget_note(models: list[dict]) -> nbformat.NotebookNode:
+    """What replaces a widget in the static page: where to use it, and the values of its controls."""
+    controls = [f"{html.escape(str(m['state']['description']))} = {m['state']['value']:.2f}" for m in models
+                if "SliderModel" in m.get("model_name", "") and m["state"].get("description")]
+    text = ("Interactive figure: open this chapter in JupyterLab (<code>make lab</code>) to move its controls; "
+            "the figure above shows it at " + (", ".join(controls) if controls else "its starting values") + ".")
+    return nbformat.v4.new_output("display_data", data={"text/html": f"<p><em>{text}</em></p>"})
+
+
+def replace_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Each widget output becomes a note (progress bars vanish); the widget state is dropped."""
+    for cell in nb.cells:
+        outputs = []
+        for out in cell.get("outputs", []):
+            if WIDGET_MIME not in out.get("data", {}):
+                outputs.append(out)
+                continue
+            models = widget_models(nb, out["data"][WIDGET_MIME]["model_id"])
+            if not any("ProgressModel" in m.get("model_name", "") for m in models):
+                outputs.append(widget_note(models))
+        if cell.cell_type == "code":
+            cell.outputs = outputs
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def to_html(nb: nbformat.NotebookNode, title: str) -> str:
+    exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"edition.html.j2": TEMPLATE})],
+                            template_file="edition.html.j2", mathjax_url=MATHJAX_URL)
+    nb.metadata["title"] = title
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def title_of(nb: nbformat.NotebookNode, default: str) -> str:
+    """The text of the notebook's first level-1 heading."""
+    for cell in nb.cells:
+        match = re.search(r"^#\s+(.+)$", cell.source, re.MULTILINE) if cell.cell_type == "markdown" else None
+        if match:
+            return match.group(1).strip()
+    return default
+
+
+def exercise_set(chapter: Path) -> str:
+    """The exercise set of a chapter (``exNN_name``) when exercises/ has it, else an empty string."""
+    name = f"ex{chapter.stem}"
+    return name if (ROOT / "exercises" / name).is_dir() else ""
+
+
+def index_row(chapter: Path, title: str) -> str:
+    page = html.escape(f"{chapter.stem}.html")
+    exercise = exercise_set(chapter)
+    return (f"<tr><td><a href=\"{page}\">{html.escape(chapter.stem)}</a></td><td><a href=\"{page}\">"
+            f"{html.escape(title)}</a></td><td>{f'<code>exercises/{exercise}</code>' if exercise else ''}</td></tr>")
+
+
+def copy_mathjax(out: Path) -> None:
+    import jupyter_server_mathjax
+
+    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", out / "mathjax", dirs_exist_ok=True)
+
+
+def build(chapters: list[Path] | None = None, out: Path = OUT) -> list[Path]:
+    """Execute ``chapters`` (default: every chapter) and write the edition to ``out``; the pages written."""
+    chapters = sorted((ROOT / "chapters").glob("*.ipynb")) if chapters is None else list(chapters)
+    if not chapters:
+        raise ValueError("no chapters to build: chapters/ holds no notebook")
+    out.mkdir(parents=True, exist_ok=True)
+    copy_mathjax(out)
+    rows, pages = [], []
+    for chapter in chapters:
+        print(f"executing {chapter.name}", flush=True)
+        nb = execute(chapter)
+        title = title_of(nb, chapter.stem)
+        page = out / f"{chapter.stem}.html"
+        page.write_text(to_html(replace_widgets(nb), title), encoding="utf-8")
+        rows.append(index_row(chapter, title))
+        pages.append(page)
+    index = out / "index.html"
+    index.write_text(INDEX.format(rows="\n".join(rows)), encoding="utf-8")
+    return [index, *pages]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("chapters", nargs="*", type=Path, help="chapter notebooks (default: all)")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT.relative_to(ROOT)})")
+    args = parser.parse_args(argv)
+    pages = build([p.resolve() for p in args.chapters] or None, args.out)
+    print(f"wrote {len(pages)} pages; open {pages[0]}")
+
+
+if __name__ == "__main__":
+    main()
