@@ -1,0 +1,586 @@
+"""Applications on real data (text: 应用与跨学科连接): what chapter 05 needs beyond chapters 01–04.
+
+The module reads like chapter 05:
+
+1. **Small-data evaluation** (biology, nutrimouse: 40 mice): per-view logistic-regression experts,
+   fused early (concatenation), late (mean of probabilities, a mixture of experts) or by a product of
+   experts (``helpers.fusion.product_of_experts``, chained over the views), scored by repeated
+   stratified k-fold cross-validation so that the *spread* over repeats is visible
+   (``cross_validated_accuracies``); canonical correlations between two views, in-sample and on
+   held-out folds (``canonical_correlations``, ``held_out_canonical_correlation``), and the
+   gene–lipid correlations ordered by the first canonical pair (``gene_lipid_map``).
+2. **Complementarity across many views** (the six-view digits): accuracy of each view alone, of
+   every pair fused early, the gain of a pair over its better member (``complementarity``), and
+   robustness when views go missing at random (``missing_views_curves``, reusing chapter 04's
+   ``MissingAwareFusion`` and modality dropout).
+3. **A simulated diagnosis**: naive imputation vs a missingness indicator vs modality dropout when
+   missingness carries information (``missingness_strategies``), and calibration of PoE vs MoE
+   (``reliability_curve``, ``diagnosis_calibration``).
+
+Conventions: views are lists (or dicts) of (n, d_m) arrays; a missing view of an example is a row of
+NaN (chapter 04's convention); models are scikit-learn logistic regressions (fast on small data) or
+chapter 04's torch models trained through ``helpers.train.fit``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from functools import reduce
+from typing import Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._checks import (as_array, check_in_range, check_positive_int, check_same_length, rng_from)
+from .fusion import _one_thread, expected_calibration_error, mixture_of_experts, product_of_experts
+
+FUSED: tuple[str, ...] = ("early", "late", "poe")
+
+
+@contextlib.contextmanager
+def _single_threaded() -> Iterator[None]:
+    """BLAS and torch on one thread: small fits only lose time to synchronisation on a busy machine."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), _one_thread():
+        yield
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Small data: experts, fusion rules and cross-validation
+# ---------------------------------------------------------------------------------------------
+
+
+def standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """(x − mean_train) / std_train for ``train`` and each of ``others`` (constant columns keep scale 1).
+
+    Statistics ignore NaN entries, and NaN stays NaN (a missing view stays missing).
+    """
+    train = np.asarray(train, dtype=float)
+    if train.ndim != 2:
+        raise ValueError(f"train must be an (n, d) array, got shape {train.shape}")
+    for i, other in enumerate(others):
+        if np.ndim(other) != 2 or np.shape(other)[1] != train.shape[1]:
+            raise ValueError(f"others[{i}] must be an (m, {train.shape[1]}) array, got shape {np.shape(other)}")
+    with np.errstate(all="ignore"):
+        mean = np.nan_to_num(np.nanmean(train, axis=0)) if len(train) else np.zeros(train.shape[1])
+        std = np.nan_to_num(np.nanstd(train, axis=0)) if len(train) else np.ones(train.shape[1])
+    std = np.where(std > 1e-12, std, 1.0)
+    return [(np.asarray(x, dtype=float) - mean) / std for x in (train, *others)]
+
+
+def logistic_expert(x: np.ndarray, y: np.ndarray, *, C: float = 1.0):  # noqa: ANN201  (an sklearn estimator)
+    """A multinomial logistic regression p(y | x) with L2 penalty 1/C, fitted on one thread."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = as_array(x, "x", ndim=2)
+    y = as_array(y, "y", ndim=1, dtype=np.int64)
+    check_same_length(x=x, y=y)
+    check_in_range(C, "C", 0.0, np.inf, low_open=True)
+    if len(np.unique(y)) < 2:
+        raise ValueError("y must hold at least two classes to fit a classifier")
+    with _single_threaded():
+        return LogisticRegression(C=C, max_iter=500, tol=1e-3).fit(x, y)
+
+
+def _full_log_proba(model, x: np.ndarray, n_classes: int) -> np.ndarray:  # noqa: ANN001
+    """log p(y | x) over all ``n_classes`` (classes absent from the model's training get ≈ 0)."""
+    out = np.full((len(x), n_classes), np.log(1e-12))
+    out[:, model.classes_] = np.log(np.maximum(model.predict_proba(x), 1e-12))
+    return out - np.log(np.exp(out).sum(axis=1, keepdims=True))
+
+
+def poe_many(log_probs: Sequence[np.ndarray], log_prior: np.ndarray) -> np.ndarray:
+    """Product of M experts (text: 概率融合机制): chapter 03's two-expert rule applied M − 1 times,
+    log q(y | x_1..x_M) = Σ_m log p(y | x_m) − (M − 1) log p(y) − logsumexp(…)."""
+    if not len(log_probs):
+        raise ValueError("log_probs must hold at least one expert's (n, K) log-probabilities")
+    return reduce(lambda fused, expert: product_of_experts(fused, expert, log_prior), log_probs)
+
+
+def moe_many(probs: Sequence[np.ndarray]) -> np.ndarray:
+    """Mixture of M experts with equal weights, q = (1/M) Σ_m p_m: chapter 03's two-expert rule chained
+    with weight k/(k+1) for the running mean of the first k experts."""
+    if not len(probs):
+        raise ValueError("probs must hold at least one expert's (n, K) probabilities")
+    return reduce(lambda acc, item: mixture_of_experts(acc, item[1], item[0] / (item[0] + 1)),
+                  enumerate(probs[1:], start=1), probs[0])
+
+
+def _check_views(views: Mapping[str, np.ndarray] | Sequence[np.ndarray], name: str) -> dict[str, np.ndarray]:
+    if isinstance(views, np.ndarray) or not len(views):
+        raise ValueError(f"{name} must be a non-empty dict (or list) of (n, d) arrays, one per view")
+    items = views.items() if isinstance(views, Mapping) else ((f"view {i + 1}", v) for i, v in enumerate(views))
+    out = {key: as_array(v, f"{name}[{key!r}]", ndim=2) for key, v in items}
+    check_same_length(**{str(k): v for k, v in out.items()})
+    return out
+
+
+def stratified_folds(labels: np.ndarray, n_splits: int, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """A fold index (n,) in 0 … n_splits − 1: each class is shuffled and dealt round the folds in turn,
+    so every fold holds about the same share of every class."""
+    labels = as_array(labels, "labels", ndim=1, dtype=np.int64)
+    check_positive_int(n_splits, "n_splits", minimum=2)
+    if n_splits > len(labels):
+        raise ValueError(f"n_splits must be at most the number of examples ({len(labels)}), got {n_splits}")
+    rng = rng_from(seed)
+    fold = np.empty(len(labels), dtype=np.int64)
+    start = 0
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == cls))
+        fold[members] = (start + np.arange(len(members))) % n_splits
+        start += len(members)
+    return fold
+
+
+def fused_probabilities(train_views: Mapping[str, np.ndarray], y_train: np.ndarray,
+                        test_views: Mapping[str, np.ndarray], n_classes: int, *, C: float = 0.1
+                        ) -> dict[str, np.ndarray]:
+    """Test-set class probabilities of each view's expert and of the three fusions ``FUSED``:
+    "early" (one expert on the standardised concatenation), "late" (mean of the view experts'
+    probabilities) and "poe" (product of the view experts, prior divided out M − 1 times)."""
+    scaled = {name: standardise(train_views[name], test_views[name]) for name in train_views}
+    log_probs = {name: _full_log_proba(logistic_expert(tr, y_train, C=C), te, n_classes)
+                 for name, (tr, te) in scaled.items()}
+    prior = np.bincount(y_train, minlength=n_classes) / len(y_train)
+    early = logistic_expert(np.hstack([tr for tr, _ in scaled.values()]), y_train, C=C)
+    out = {name: np.exp(lp) for name, lp in log_probs.items()}
+    out["early"] = np.exp(_full_log_proba(early, np.hstack([te for _, te in scaled.values()]), n_classes))
+    out["late"] = moe_many([np.exp(lp) for lp in log_probs.values()])
+    out["poe"] = np.exp(poe_many(list(log_probs.values()), np.log(np.maximum(prior, 1e-12))))
+    return out
+
+
+def cross_validated_accuracies(views: Mapping[str, np.ndarray], labels: np.ndarray, *, n_splits: int = 5,
+                               n_repeats: int = 10, C: float = 0.1, seed: int = 0) -> dict[str, np.ndarray]:
+    """Accuracy of each view alone and of each fusion in ``FUSED``, by stratified ``n_splits``-fold
+    cross-validation repeated ``n_repeats`` times with different fold assignments.
+
+    Returns ``accuracies[method]``, one value per repeat (the spread says how much one split of a
+    small data set can move the number). ``n_splits = n`` with ``n_repeats = 1`` is leave-one-out.
+    Standardisation and every fit use the training folds only.
+    """
+    views = _check_views(views, "views")
+    labels = as_array(labels, "labels", ndim=1, dtype=np.int64)
+    check_same_length(labels=labels, **{str(k): v for k, v in views.items()})
+    check_positive_int(n_repeats, "n_repeats")
+    n_classes = int(labels.max()) + 1
+    rng = rng_from(seed)
+    results: dict[str, list[float]] = {}
+    for _ in range(n_repeats):
+        fold = stratified_folds(labels, n_splits, rng)
+        correct: dict[str, np.ndarray] = {}
+        for k in range(n_splits):
+            test, train = fold == k, fold != k
+            probs = fused_probabilities({n: v[train] for n, v in views.items()}, labels[train],
+                                        {n: v[test] for n, v in views.items()}, n_classes, C=C)
+            for method, p in probs.items():
+                correct.setdefault(method, np.zeros(len(labels), dtype=bool))[test] = p.argmax(1) == labels[test]
+        for method, hits in correct.items():
+            results.setdefault(method, []).append(float(hits.mean()))
+    return {method: np.asarray(values) for method, values in results.items()}
+
+
+def binomial_standard_error(accuracy: float, n: int) -> float:
+    """√(a(1 − a)/n): the sampling spread of an accuracy measured on n independent examples."""
+    accuracy = check_in_range(accuracy, "accuracy", 0.0, 1.0)
+    return float(np.sqrt(accuracy * (1 - accuracy) / check_positive_int(n, "n")))
+
+
+# ---------------------------------------------------------------------------------------------
+# 1b. Alignment between two views: canonical correlations and a gene–lipid map
+# ---------------------------------------------------------------------------------------------
+
+
+def pca_scores(train: np.ndarray, *others: np.ndarray, n_components: int) -> list[np.ndarray]:
+    """Standardised data projected on the top ``n_components`` principal axes of ``train``
+    (at most min(n, d) of them), for ``train`` and each of ``others``."""
+    check_positive_int(n_components, "n_components")
+    scaled = standardise(train, *others)
+    k = min(n_components, *scaled[0].shape)
+    with _single_threaded():
+        axes = np.linalg.svd(scaled[0], full_matrices=False)[2][:k]
+    return [x @ axes.T for x in scaled]
+
+
+def canonical_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """All canonical correlations ρ_1 ≥ ρ_2 ≥ … of two views (CCA, 典型相关分析), in closed form:
+    the singular values of Q_xᵀ Q_y, where Q_x, Q_y are orthonormal bases of the centred views."""
+    x = as_array(x, "x", ndim=2)
+    y = as_array(y, "y", ndim=2)
+    check_same_length(x=x, y=y)
+    if min(x.shape[1], y.shape[1]) >= len(x):
+        raise ValueError(f"x and y need fewer columns than rows (got {x.shape[1]}, {y.shape[1]} columns, "
+                         f"{len(x)} rows): with d ≥ n every canonical correlation is 1; reduce them first (PCA)")
+    qx = np.linalg.qr(x - x.mean(0))[0]
+    qy = np.linalg.qr(y - y.mean(0))[0]
+    return np.clip(np.linalg.svd(qx.T @ qy, compute_uv=False), 0.0, 1.0)
+
+
+def held_out_canonical_correlation(x: np.ndarray, y: np.ndarray, *, n_components: int = 5,
+                                   n_splits: int = 5, seed: int = 0) -> dict[str, float]:
+    """First canonical correlation of two views after PCA to ``n_components`` each (scikit-learn CCA):
+    "in-sample" (fitted and scored on all examples) and "held-out" (fitted on k − 1 folds, the
+    canonical variates correlated on the left-out fold, collected over the folds)."""
+    from sklearn.cross_decomposition import CCA
+
+    x = as_array(x, "x", ndim=2)
+    y = as_array(y, "y", ndim=2)
+    n = check_same_length(x=x, y=y)
+    fold = rng_from(seed).permutation(n) % check_positive_int(n_splits, "n_splits", minimum=2)
+    u_out, v_out = np.zeros(n), np.zeros(n)
+    with _single_threaded():
+        px, py = pca_scores(x, n_components=n_components)[0], pca_scores(y, n_components=n_components)[0]
+        cca = CCA(n_components=1, max_iter=1000).fit(px, py)
+        u, v = cca.transform(px, py)
+        in_sample = abs(float(np.corrcoef(u[:, 0], v[:, 0])[0, 1]))
+        for k in range(n_splits):
+            test, train = fold == k, fold != k
+            tx = pca_scores(x[train], x[test], n_components=n_components)
+            ty = pca_scores(y[train], y[test], n_components=n_components)
+            fitted = CCA(n_components=1, max_iter=1000).fit(tx[0], ty[0])
+            u_k, v_k = fitted.transform(tx[1], ty[1])
+            sign = np.sign(np.corrcoef(*(a[:, 0] for a in fitted.transform(tx[0], ty[0])))[0, 1])
+            u_out[test], v_out[test] = u_k[:, 0], sign * v_k[:, 0]
+    return {"in-sample": in_sample, "held-out": float(np.corrcoef(u_out, v_out)[0, 1])}
+
+
+@dataclass(frozen=True)
+class GeneLipidMap:
+    """Pearson correlations ``corr[i, j]`` between ``genes[i]`` and ``lipids[j]``, rows and columns
+    ordered by their correlation with the first canonical variates; ``variates`` (n, 2) holds the first
+    canonical pair (u on the gene side, v on the lipid side) and ``rho`` their correlation."""
+
+    corr: np.ndarray
+    genes: tuple[str, ...]
+    lipids: tuple[str, ...]
+    variates: np.ndarray
+    rho: float
+
+
+def _corr_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    za, zb = standardise(a)[0], standardise(b)[0]
+    return za.T @ zb / len(a)
+
+
+def gene_lipid_map(genes: np.ndarray, lipids: np.ndarray, gene_names: Sequence[str], lipid_names: Sequence[str],
+                   *, n_components: int = 5, top: int = 15) -> GeneLipidMap:
+    """Which genes move with which lipids: the ``top`` genes most correlated with the lipid-side first
+    canonical variate (scikit-learn CCA on ``n_components`` principal components of each view), and
+    their correlation with every lipid."""
+    from sklearn.cross_decomposition import CCA
+
+    genes = as_array(genes, "genes", ndim=2)
+    lipids = as_array(lipids, "lipids", ndim=2)
+    check_same_length(genes=genes, lipids=lipids)
+    if len(gene_names) != genes.shape[1] or len(lipid_names) != lipids.shape[1]:
+        raise ValueError(f"gene_names and lipid_names must name every column: {genes.shape[1]} and "
+                         f"{lipids.shape[1]} names, got {len(gene_names)} and {len(lipid_names)}")
+    top = check_positive_int(top, "top")
+    with _single_threaded():
+        px, py = pca_scores(genes, n_components=n_components)[0], pca_scores(lipids, n_components=n_components)[0]
+        u, v = (a[:, 0] for a in CCA(n_components=1, max_iter=1000).fit(px, py).transform(px, py))
+    if np.corrcoef(u, v)[0, 1] < 0:
+        v = -v
+    gene_to_v = _corr_matrix(genes, v[:, None])[:, 0]
+    chosen = np.argsort(-np.abs(gene_to_v))[:min(top, genes.shape[1])]
+    chosen = chosen[np.argsort(-gene_to_v[chosen])]
+    lipid_order = np.argsort(-_corr_matrix(lipids, v[:, None])[:, 0])
+    corr = _corr_matrix(genes[:, chosen], lipids[:, lipid_order])
+    return GeneLipidMap(corr, tuple(gene_names[i] for i in chosen), tuple(lipid_names[j] for j in lipid_order),
+                        np.column_stack([u, v]), float(np.corrcoef(u, v)[0, 1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Complementarity across many views (the six-view digits)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ViewSplit:
+    """Views reduced by PCA (fitted on the training part) and standardised: ``train[m]``, ``test[m]``."""
+
+    names: tuple[str, ...]
+    train: list[np.ndarray]
+    test: list[np.ndarray]
+    y_train: np.ndarray
+    y_test: np.ndarray
+
+
+def digit_split(*, n_components: int = 20, n_train: int = 1000, seed: int = 0) -> ViewSplit:
+    """The six UCI digit views, each standardised and reduced to its top ``n_components`` principal
+    components (all 6 for ``mor``), on a seeded random split of ``n_train`` training digits."""
+    from .data import load_multiple_features
+
+    data = load_multiple_features()
+    y = data.targets["digit"].astype(np.int64)
+    check_positive_int(n_train, "n_train", minimum=20)
+    if n_train >= len(y):
+        raise ValueError(f"n_train must leave test digits: below {len(y)}, got {n_train}")
+    order = rng_from(seed).permutation(len(y))
+    train, test = order[:n_train], order[n_train:]
+    train_views, test_views = [], []
+    for x in data.views.values():
+        tr, te = pca_scores(x[train], x[test], n_components=n_components)
+        tr, te = standardise(tr, te)
+        train_views.append(tr)
+        test_views.append(te)
+    return ViewSplit(tuple(data.views), train_views, test_views, y[train], y[test])
+
+
+@dataclass(frozen=True)
+class Complementarity:
+    """``single[m]`` accuracy of view m alone; ``pair[i, j]`` of views i and j fused early (diagonal:
+    the view alone); ``gain[i, j] = pair[i, j] − max(single[i], single[j])``; ``redundancy[i, j]`` the mean
+    of the top canonical correlations between views i and j on training data; ``fused`` the six views
+    fused early, by PoE and by MoE;
+    ``log_probs[m]`` the test-set log-probabilities of view m's expert (reused by ``missing_views_curves``)."""
+
+    names: tuple[str, ...]
+    single: np.ndarray
+    pair: np.ndarray
+    gain: np.ndarray
+    redundancy: np.ndarray
+    fused: dict[str, float]
+    log_probs: list[np.ndarray]
+
+
+def complementarity(split: ViewSplit, *, C: float = 1.0, n_correlations: int = 5) -> Complementarity:
+    """Every view alone, every pair and all views fused (logistic regression on the concatenation),
+    the gain of a pair over its better member, and how predictable each view is from another."""
+    if not isinstance(split, ViewSplit):
+        raise ValueError(f"split must be a ViewSplit (from digit_split), got {type(split).__name__}")
+    check_positive_int(n_correlations, "n_correlations")
+    m, y_tr, y_te = len(split.names), split.y_train, split.y_test
+    n_classes = int(max(y_tr.max(), y_te.max())) + 1
+
+    def score(ids: Sequence[int]) -> tuple[float, np.ndarray]:
+        model = logistic_expert(np.hstack([split.train[i] for i in ids]), y_tr, C=C)
+        x = np.hstack([split.test[i] for i in ids])
+        return float(np.mean(model.predict(x) == y_te)), _full_log_proba(model, x, n_classes)
+
+    pair, redundancy = np.zeros((m, m)), np.eye(m)
+    log_probs = []
+    for i in range(m):
+        pair[i, i], lp = score([i])
+        log_probs.append(lp)
+        for j in range(i):
+            pair[i, j] = pair[j, i] = score([j, i])[0]
+            rho = canonical_correlations(split.train[i], split.train[j])[:n_correlations]
+            redundancy[i, j] = redundancy[j, i] = float(rho.mean())
+    single = np.diag(pair).copy()
+    gain = pair - np.maximum.outer(single, single)
+    prior = np.bincount(y_tr, minlength=n_classes) / len(y_tr)
+    fused = {"early (all six)": score(range(m))[0],
+             "PoE (all six)": float(np.mean(poe_many(log_probs, np.log(prior)).argmax(1) == y_te)),
+             "MoE (all six)": float(np.mean(moe_many([np.exp(lp) for lp in log_probs]).argmax(1) == y_te))}
+    return Complementarity(split.names, single, pair, gain, redundancy, fused, log_probs)
+
+
+def random_view_mask(n: int, n_views: int, rate: float, seed: int | np.random.Generator = 0) -> np.ndarray:
+    """``present`` (n, n_views) bool: every view of every example is missing independently with
+    probability ``rate``; an example that would lose every view keeps one, drawn uniformly."""
+    n = check_positive_int(n, "n", minimum=0)
+    n_views = check_positive_int(n_views, "n_views")
+    rate = check_in_range(rate, "rate", 0.0, 1.0)
+    rng = rng_from(seed)
+    present = rng.random((n, n_views)) >= rate
+    empty = np.flatnonzero(~present.any(axis=1))
+    present[empty, rng.integers(0, n_views, len(empty))] = True
+    return present
+
+
+def poe_present(log_probs: Sequence[np.ndarray], present: np.ndarray, log_prior: np.ndarray) -> np.ndarray:
+    """Product of the experts whose view is present, per example: Σ_{m present} (log p_m − log p(y)) +
+    log p(y), normalised. A missing view contributes nothing, so no imputation is needed."""
+    present = np.asarray(present, dtype=bool)
+    if present.shape != (len(log_probs[0]), len(log_probs)):
+        raise ValueError(f"present must have shape {(len(log_probs[0]), len(log_probs))}, got {present.shape}")
+    log_prior = as_array(log_prior, "log_prior", ndim=1)
+    joint = log_prior + sum(np.where(present[:, [m]], lp - log_prior, 0.0) for m, lp in enumerate(log_probs))
+    return joint - np.log(np.exp(joint - joint.max(1, keepdims=True)).sum(1, keepdims=True)) - joint.max(1, keepdims=True)
+
+
+def view_dropout_loss(rate: float, seed: int = 0) -> Callable[..., torch.Tensor]:
+    """``loss_fn(model, *xs, y)`` for ``helpers.train.fit``: modality dropout (模态丢弃) for many views —
+    in each batch every view of every example is set to NaN independently with probability ``rate``
+    (an example keeps at least one view), then cross-entropy. Chapter 04's ``drop_modalities`` removes
+    one modality per example, which for six views never shows the network four of them gone."""
+    rate = check_in_range(rate, "rate", 0.0, 1.0)
+    generator = torch.Generator().manual_seed(check_positive_int(seed, "seed", minimum=0))
+
+    def loss_fn(model: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
+        *xs, labels = batch
+        n, m = len(labels), len(xs)
+        keep = torch.rand(n, m, generator=generator) >= rate
+        rescue = torch.randint(0, m, (n,), generator=generator)
+        keep[torch.arange(n), rescue] |= ~keep.any(dim=1)
+        dropped = [torch.where(keep[:, [j]].to(x.device), x, torch.full_like(x, float("nan")))
+                   for j, x in enumerate(xs)]
+        return F.cross_entropy(model(*dropped), labels)
+
+    return loss_fn
+
+
+def train_with_view_dropout(views: Sequence[np.ndarray], labels: np.ndarray, *, rate: float, fill: str = "learned",
+                            hidden: int = 64, epochs: int = 10, lr: float = 1e-2, seed: int = 0) -> nn.Module:
+    """Chapter 04's ``MissingAwareFusion`` (missing view → zero vector or learned embedding) trained with
+    ``view_dropout_loss(rate)`` through ``helpers.train.fit``; ``rate = 0`` is plain training."""
+    from .challenges import MissingAwareFusion
+    from .train import as_tensors, fit, seeded
+
+    views = list(_check_views(list(views), "views").values())
+    labels = as_array(labels, "labels", ndim=1, dtype=np.int64)
+    check_same_length(labels=labels, views=views[0])
+    with seeded(seed):
+        model = MissingAwareFusion([v.shape[1] for v in views], hidden, int(labels.max()) + 1, fill)
+    with _single_threaded():
+        fit(model, view_dropout_loss(rate, seed), as_tensors(*views, labels), epochs=epochs, lr=lr, seed=seed,
+            desc=f"view dropout {rate}")
+    return model
+
+
+MISSING_VIEW_METHODS: tuple[str, ...] = ("early fusion, zero-fill", "early fusion + modality dropout",
+                                         "PoE of the present views")
+
+
+def missing_views_curves(split: ViewSplit, rates: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8), *,
+                         dropout_rate: float = 0.6, hidden: int = 32, epochs: int = 10, C: float = 1.0,
+                         seed: int = 0, log_probs: Sequence[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Test accuracy when each view goes missing independently with probability ``rate``
+    (``random_view_mask``, the same pattern for every method), for ``MISSING_VIEW_METHODS``:
+    chapter 04's ``MissingAwareFusion`` trained on complete views (a missing view → zero vector), the
+    same with learned missing embeddings trained with modality dropout (``view_dropout_loss``), and
+    per-view logistic experts combined by a product over the views that are present (``log_probs``:
+    their test log-probabilities when already computed, e.g. ``complementarity(...).log_probs``)."""
+    from .challenges import mark_missing
+    from .train import as_tensors, predict
+
+    if not isinstance(split, ViewSplit):
+        raise ValueError(f"split must be a ViewSplit (from digit_split), got {type(split).__name__}")
+    rates = [check_in_range(r, "rates", 0.0, 1.0) for r in rates]
+    n_classes = int(split.y_train.max()) + 1
+    common = dict(hidden=hidden, epochs=epochs, seed=seed)
+    models = {MISSING_VIEW_METHODS[0]: train_with_view_dropout(split.train, split.y_train, rate=0.0, fill="zero",
+                                                               **common),
+              MISSING_VIEW_METHODS[1]: train_with_view_dropout(split.train, split.y_train, rate=dropout_rate,
+                                                               fill="learned", **common)}
+    if log_probs is None:
+        log_probs = [_full_log_proba(logistic_expert(x, split.y_train, C=C), t, n_classes)
+                     for x, t in zip(split.train, split.test)]
+    elif len(log_probs) != len(split.test) or any(np.shape(lp) != (len(split.y_test), n_classes) for lp in log_probs):
+        raise ValueError(f"log_probs must hold {len(split.test)} arrays of shape {(len(split.y_test), n_classes)}")
+    log_prior = np.log(np.bincount(split.y_train, minlength=n_classes) / len(split.y_train))
+    curves: dict[str, list[float]] = {m: [] for m in MISSING_VIEW_METHODS}
+    for i, rate in enumerate(rates):
+        present = random_view_mask(len(split.y_test), len(split.test), rate, seed=seed + 100 + i)
+        views = as_tensors(*mark_missing(split.test, present))
+        for name, model in models.items():
+            with _single_threaded():
+                curves[name].append(float(np.mean(predict(model, *views).argmax(1).numpy() == split.y_test)))
+        fused = poe_present(log_probs, present, log_prior)
+        curves[MISSING_VIEW_METHODS[2]].append(float(np.mean(fused.argmax(1) == split.y_test)))
+    return {m: np.asarray(v) for m, v in curves.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. A simulated diagnosis: informative missingness and calibration
+# ---------------------------------------------------------------------------------------------
+
+
+MISSINGNESS_METHODS: tuple[str, ...] = ("mean imputation", "missingness indicator", "modality dropout")
+
+
+def _mean_impute(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    mean = np.nan_to_num(np.nanmean(train, axis=0))
+    return [np.where(np.isnan(x), mean, x) for x in (train, *others)]
+
+
+def missingness_strategies(train: "object", tests: Mapping[str, "object"], *, C: float = 1.0,
+                           dropout_rate: float = 0.3, hidden: int = 32, epochs: int = 10,
+                           seed: int = 0) -> dict[str, dict[str, float]]:
+    """Accuracy of three ways to handle the missing imaging row, on each test set in ``tests``
+    (``helpers.data.Diagnosis`` objects, e.g. the same missingness policy and a changed one):
+
+    * "mean imputation": NaN → the training mean, logistic regression on [clinical; imaging];
+    * "missingness indicator": the same plus a 0/1 column "imaging missing";
+    * "modality dropout": chapter 04's ``MissingAwareFusion`` with a learned missing embedding,
+      trained on the data as they come plus modality dropout at ``dropout_rate``.
+    Returns ``accuracy[test name][method]``."""
+    from .challenges import train_missing_aware
+    from .train import as_tensors, predict
+
+    for name, d in {"train": train, **tests}.items():
+        if not all(hasattr(d, a) for a in ("clinical", "imaging", "labels")):
+            raise ValueError(f"{name} must be a helpers.data.Diagnosis, got {type(d).__name__}")
+    clinical = standardise(train.clinical, *(d.clinical for d in tests.values()))
+    imaging = standardise(train.imaging, *(d.imaging for d in tests.values()))
+    filled = _mean_impute(imaging[0], *imaging[1:])
+    flags = [np.isnan(x).any(axis=1, keepdims=True).astype(float) for x in imaging]
+    y = train.labels
+    naive = logistic_expert(np.hstack([clinical[0], filled[0]]), y, C=C)
+    indicator = logistic_expert(np.hstack([clinical[0], filled[0], flags[0]]), y, C=C)
+    with _single_threaded():
+        dropout = train_missing_aware([clinical[0], imaging[0]], y, fill="learned", dropout_rate=dropout_rate,
+                                      hidden=hidden, epochs=epochs, seed=seed)
+    out: dict[str, dict[str, float]] = {}
+    for k, (name, d) in enumerate(tests.items(), start=1):
+        with _single_threaded():
+            logits = predict(dropout, *as_tensors(clinical[k], imaging[k])).numpy()
+        out[name] = {
+            "mean imputation": float(np.mean(naive.predict(np.hstack([clinical[k], filled[k]])) == d.labels)),
+            "missingness indicator": float(np.mean(
+                indicator.predict(np.hstack([clinical[k], filled[k], flags[k]])) == d.labels)),
+            "modality dropout": float(np.mean(logits.argmax(1) == d.labels)),
+        }
+    return out
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """Per confidence bin: mean confidence, accuracy and count (empty bins hold NaN and 0)."""
+
+    confidence: np.ndarray
+    accuracy: np.ndarray
+    count: np.ndarray
+    ece: float
+
+
+def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> Reliability:
+    """The reliability diagram's points: top-class confidence binned in [0, 1] (equal widths), each
+    bin's mean confidence and accuracy, and the ECE (``helpers.fusion.expected_calibration_error``)."""
+    ece = expected_calibration_error(probs, labels, n_bins)
+    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
+    count = np.bincount(bins, minlength=n_bins)
+    with np.errstate(invalid="ignore"):
+        conf = np.bincount(bins, confidence, n_bins) / count
+        acc = np.bincount(bins, correct.astype(float), n_bins) / count
+    return Reliability(conf, acc, count, ece)
+
+
+def diagnosis_calibration(train: "object", test: "object", *, C: float = 1.0, n_bins: int = 10
+                          ) -> dict[str, Reliability]:
+    """Calibration of the clinical expert, the imaging expert (trained on imaged cases), and their
+    PoE and MoE, on the test cases that have both modalities. Returns ``curves[name]``."""
+    y = train.labels
+    n_classes = int(y.max()) + 1
+    clinical = standardise(train.clinical, test.clinical)
+    imaging = standardise(train.imaging, test.imaging)
+    seen, both = train.imaged, test.imaged
+    if seen.sum() < 2 or both.sum() < 1:
+        raise ValueError("train and test must each hold imaged cases")
+    # both experts learn on the imaged cases, so they share one prior: the class mix among imaged cases
+    lp_c = _full_log_proba(logistic_expert(clinical[0][seen], y[seen], C=C), clinical[1][both], n_classes)
+    lp_i = _full_log_proba(logistic_expert(imaging[0][seen], y[seen], C=C), imaging[1][both], n_classes)
+    prior = np.bincount(y[seen], minlength=n_classes) / seen.sum()
+    probs = {"clinical": np.exp(lp_c), "imaging": np.exp(lp_i),
+             "PoE": np.exp(product_of_experts(lp_c, lp_i, np.log(prior))),
+             "MoE": mixture_of_experts(np.exp(lp_c), np.exp(lp_i), 0.5)}
+    return {name: reliability_curve(p, test.labels[both], n_bins) for name, p in probs.items()}
+
