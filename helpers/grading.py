@@ -30,10 +30,14 @@ import tarfile
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
+
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 BIN = Path(sys.executable).parent
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -104,8 +108,39 @@ def submissions_in(submitted: Path, assignments: list[str], student: str | None 
 
 def shard_api(shard: Path, course_root: Path) -> Any:
     """NbGraderAPI on a shard folder: the course's config, the shard's own SQLite gradebook."""
-    return nbgrader_api(shard, load_config(course_root), db_url=f"sqlite:///{shard / 'gradebook.db'}",
-                        **SHARD_DIRS)
+    return nbgrader_api(shard, feedback_config(load_config(course_root)),
+                        db_url=f"sqlite:///{shard / 'gradebook.db'}", **SHARD_DIRS)
+
+
+class MinimalTracebacks(Preprocessor):
+    """Feedback: an error in a cell holding hidden tests keeps only its last line ``ename: evalue``.
+
+    A visible assert that fails *before* the hidden block's ``%xmode Minimal`` gets IPython's
+    verbose traceback, which prints the cell's lines around it, hidden tests included.
+    """
+
+    enabled = Bool(True)
+
+    def preprocess_cell(self, cell: Any, resources: Any, index: int) -> tuple[Any, Any]:
+        if cell.cell_type == "code" and "BEGIN HIDDEN TESTS" in cell.source:
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        return cell, resources
+
+
+def feedback_config(config: Any) -> Any:
+    """The config with MinimalTracebacks run before nbgrader's ClearHiddenTests in feedback."""
+    from traitlets.config import Config
+
+    steps = list(config.GenerateFeedback.get("preprocessors", []))
+    name = "helpers.grading.MinimalTracebacks"
+    if steps and name not in steps:
+        clear = "nbgrader.preprocessors.ClearHiddenTests"
+        steps.insert(steps.index(clear) if clear in steps else 0, name)
+        config = Config(config)
+        config.GenerateFeedback.preprocessors = steps
+    return config
 
 
 def grade_one(api: Any, assignment: str, student: str) -> dict[str, Any]:
@@ -126,6 +161,8 @@ def run_shard(shard: Path) -> None:
     """Worker entry point: grade the pairs listed in ``shard/job.json``, one JSON line per event."""
     job = json.loads((shard / "job.json").read_text())
     api = shard_api(shard, Path(job["course_root"]))
+    if not (shard / "gradebook.db").exists():
+        register(api, sorted({a for a, _ in job["pairs"]}), "the shard's gradebook")
     for assignment, student in job["pairs"]:
         print(json.dumps({"event": "start", "assignment": assignment, "student": student}), flush=True)
         print(json.dumps({"event": "done", **grade_one(api, assignment, student)}), flush=True)
@@ -162,13 +199,12 @@ def worker_env() -> dict[str, str]:
 
 
 def prepare_shard(shard: Path, course_root: Path, source: Path, submitted: Path,
-                  pairs: list[tuple[str, str]], template_db: Path) -> None:
-    """A scratch course: links to the sources and the shard's submissions, a copy of the template gradebook."""
+                  pairs: list[tuple[str, str]]) -> None:
+    """A scratch course: links to the sources and to the shard's students' submissions."""
     (shard / "submitted").mkdir(parents=True)
     (shard / "source").symlink_to(source.resolve(), target_is_directory=True)
     for student in sorted({s for _, s in pairs}):
         (shard / "submitted" / student).symlink_to((submitted / student).resolve(), target_is_directory=True)
-    shutil.copy(template_db, shard / "gradebook.db")
     (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "pairs": pairs}))
 
 
@@ -216,27 +252,19 @@ def grade_shard(shard: Path, pairs: list[tuple[str, str]], timeout: float,
                 report(Outcome(*lost, ok=False, problem=f"grading failed: {event['why']}"))
 
 
-def make_template(scratch: Path, course_root: Path, config: Any, assignments: list[str]) -> Path:
-    """A gradebook that knows the assignments (nbgrader generate_assignment in a scratch course)."""
-    template = scratch / "template"
-    template.mkdir()
-    (template / "source").symlink_to(source_root(course_root, config).resolve(), target_is_directory=True)
-    api = shard_api(template, course_root)
+def register(api: Any, assignments: list[str], where: str) -> None:
+    """nbgrader generate_assignment for each assignment: the gradebook learns its cells and points."""
     for assignment in assignments:
         result = api.generate_assignment(assignment)
         if not result["success"]:
-            raise SystemExit(f"nbgrader cannot generate {assignment}:\n{result.get('error', result.get('log'))}")
-    return template / "gradebook.db"
+            raise SystemExit(f"nbgrader cannot register {assignment} in {where}:\n"
+                             f"{result.get('error', result.get('log'))}")
 
 
-def register_assignments(course_root: Path, config: Any, assignments: list[str], scratch: Path) -> None:
+def register_in_course(course_root: Path, config: Any, assignments: list[str], scratch: Path) -> None:
     """Make the course gradebook know the assignments (as `make release` does), leaving exercises/ alone."""
     api = nbgrader_api(course_root, config, release_directory=str(scratch / "release"))
-    for assignment in assignments:
-        result = api.generate_assignment(assignment)
-        if not result["success"]:
-            raise SystemExit(f"nbgrader cannot register {assignment} in the course gradebook:\n"
-                             f"{result.get('error', result.get('log'))}")
+    register(api, assignments, "the course gradebook")
 
 
 # --- merging a shard into the course ---------------------------------------------------------
@@ -377,8 +405,8 @@ def hidden_lines(notebook: Path, minimum: int = 16) -> set[str]:
 def leaked_lines(feedback: Path, source_notebook: Path, submitted_notebook: Path) -> list[str]:
     """Hidden-test lines visible in a feedback page (lines the student wrote themselves excepted)."""
     own = {line.strip() for cell in _cells(submitted_notebook) for line in _text(cell).splitlines()}
-    shown = {line.strip() for line in html_text(feedback).splitlines()}
-    return sorted((hidden_lines(source_notebook) - own) & shown)
+    shown = html_text(feedback)
+    return sorted(line for line in hidden_lines(source_notebook) - own if line in shown)
 
 
 def withhold_leaking_feedback(root: Path, course: Any, pair: tuple[str, str]) -> str:
@@ -505,19 +533,20 @@ def grade(root: Path, assignment: str | None = None, student: str | None = None,
 
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch_name:
         scratch = Path(scratch_name)
-        template = make_template(scratch, root, config, assignments)
         folders = [scratch / f"shard{k}" for k in range(len(shards))]
         for folder, part in zip(folders, shards):
-            prepare_shard(folder, root, source_root(root, config), root / course.submitted_directory, part, template)
+            prepare_shard(folder, root, source_root(root, config), root / course.submitted_directory, part)
         threads = [threading.Thread(target=grade_shard, args=(f, p, timeout_per_submission, report))
                    for f, p in zip(folders, shards)]
         for thread in threads:
             thread.start()
-        register_assignments(root, config, assignments, scratch)
+        register_in_course(root, config, assignments, scratch)
         for thread in threads:
             thread.join()
-        for folder, part in zip(folders, shards):
-            merge_shard(folder, course, part)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes while nbgrader adds submissions
+            for folder, part in zip(folders, shards):
+                merge_shard(folder, course, part)
     return write_reports(root, config, course, pairs, outcomes)
 
 
@@ -527,7 +556,12 @@ def write_reports(root: Path, config: Any, course: Any, pairs: list[tuple[str, s
     source = source_root(root, config)
     every = submissions_in(root / course.submitted_directory, sorted({a for a, _ in pairs}))
     rows = gradebook_rows(course, every)
+    earlier = {(r["assignment"], r["student"]): r["problem"] for r in read_csv(root / "grades.csv")
+               } if (root / "grades.csv").exists() else {}
     for pair, row in rows.items():
+        if pair not in outcomes and pair in earlier:  # not graded in this run: keep what the last run found
+            row.problem = earlier[pair]
+            continue
         expected = sorted(p.name for p in (source / pair[0]).glob("*.ipynb"))
         folder = root / course.submitted_directory / pair[1] / pair[0]
         remarks = [problem_of(outcomes.get(pair), folder, expected), withhold_leaking_feedback(root, course, pair)]
@@ -628,7 +662,7 @@ def bundle(root: Path, out: Path | None = None) -> Path:
     out = Path(out or root / "dist" / "multimodal-course-student.tar.gz")
     out.parent.mkdir(parents=True, exist_ok=True)
     files = bundle_files(root)
-    with tarfile.open(out, "w:gz") as archive:
+    with tarfile.open(out, "w:gz", dereference=True) as archive:
         for path in files:
             archive.add(path, arcname=f"multimodal-course/{path.relative_to(root)}", recursive=False)
     print(f"wrote {out} ({len(files)} files, {out.stat().st_size / 1e6:.1f} MB)")
