@@ -34,7 +34,7 @@ def _one_thread() -> Iterator[None]:
     tiny problems are tens of times slower than one thread."""
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1, user_api="blas"):
         yield
 
 
