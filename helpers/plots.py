@@ -510,6 +510,9 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
         if run.triggered_at is not None:
             top.axvline(run.triggered_at, color=COLORS["moe"], lw=1, label=f"trigger (step {run.triggered_at})")
         top.set_yscale("log")
+        top.set_ylim(0.5, 50)
+        top.set_yticks([0.5, 1, 2, 5, 10, 20, 50], labels=["0.5", "1", "2", "5", "10", "20", "50"])
+        top.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         top.set(title=f"remedy: {run.remedy}", xlabel="step", ylabel="gradient-norm ratio")
         top.legend(fontsize=7, loc="upper right")
         steps = np.arange(len(history["weak_accuracy"])) * run.probe_every
