@@ -170,7 +170,7 @@ def _xor_mlp(train: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> Callab
     torch.set_num_threads(1)
     try:
         fit(model, lambda m, xb, yb: torch.nn.functional.cross_entropy(m(xb), yb), as_tensors(train, y),
-            epochs=epochs, lr=0.03, batch_size=64, seed=seed, progress=False)
+            epochs=epochs, lr=0.05, batch_size=100, seed=seed, progress=False)
     finally:
         torch.set_num_threads(threads)
 
@@ -182,7 +182,7 @@ def _xor_mlp(train: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> Callab
 
 
 def fit_xor_models(train: tuple[np.ndarray, np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray, np.ndarray],
-                   *, seed: int = 0, mlp_epochs: int = 60) -> XorFit:
+                   *, seed: int = 0, mlp_epochs: int = 40) -> XorFit:
     """Train the four classifiers of the chapter on (X1, X2, y) and score them on ``test``.
 
     * view 1 only — logistic regression (``fit_logistic``) on x1;
@@ -258,7 +258,7 @@ def vc_dimension(pool: np.ndarray) -> int:
     best = 0
     for k in range(1, len(phi) + 1):
         if not any(shatters(phi[list(subset)]) for subset in itertools.combinations(range(len(phi)), k)):
-            break  # a superset of an unshattered-everywhere size is never shattered
+            break  # no k-subset shattered: no larger subset can be (its k-subsets would be)
         best = k
     return best
 
