@@ -103,19 +103,27 @@ def _readable_by_others(path: Path) -> bool:
     return all(p.stat().st_mode & 0o001 for p in parents) and bool(path.stat().st_mode & 0o004)
 
 
-def _build_course_env(dest: Path) -> None:
+def _link_or_copy(source: Path, target: Path) -> None:
+    """``target``: a tree of hard links to ``source`` (a copy when they are on different file systems)."""
+    if _run(["cp", "-al", str(source), str(target)]).returncode != 0:
+        shutil.rmtree(target, ignore_errors=True)
+        _run(["cp", "-a", str(source), str(target)], check=True, timeout=900)
+
+
+def _build_course_env(dest: Path, private: bool | None = None) -> None:
     """A course environment every user can run, in seconds: a venv of /usr/bin/python3 (pyenv's python
     lives under /root) that reuses this checkout's installed packages. deploy/setup_course.sh keeps an
     existing environment, so this stands in for its `pip install` of a few minutes."""
     _run([str(SYSTEM_PYTHON), "-m", "venv", "--without-pip", str(dest)], check=True)
     site = dest / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    packages = VENV_SITE
-    if not (_readable_by_others(VENV_SITE) and _readable_by_others(ROOT / "helpers")):
-        # A checkout under a private folder: hard links (or copies) in a public place.
-        packages = dest / "course-packages"
-        if _run(["cp", "-al", str(VENV_SITE), str(packages)]).returncode != 0:
-            _run(["cp", "-a", str(VENV_SITE), str(packages)], check=True, timeout=600)
-        shutil.copytree(ROOT / "helpers", site / "helpers")
+    packages, data = VENV_SITE, VENV / "share" / "jupyter"
+    if private is None:
+        private = not all(_readable_by_others(p) for p in (VENV_SITE, data, ROOT / "helpers"))
+    if private:  # a checkout inside a private folder: the packages linked (or copied) to a public place
+        packages, data = dest / "course-packages", dest / "course-data"
+        _link_or_copy(VENV_SITE, packages)
+        _link_or_copy(VENV / "share" / "jupyter", data)
+        shutil.copytree(ROOT / "helpers", site / "helpers")  # ahead of the editable install's finder
     (site / "course_packages.pth").write_text(f"import site; site.addsitedir({str(packages)!r})\n")
     for name in ("jupyterhub-singleuser", "jupyter", "jupyter-server", "nbgrader", "alembic"):
         script = (BIN / name).read_text().split("\n", 1)[1]
@@ -123,7 +131,7 @@ def _build_course_env(dest: Path) -> None:
         (dest / "bin" / name).chmod(0o755)
     shutil.copytree(VENV / "etc" / "jupyter", dest / "etc" / "jupyter")
     (dest / "share").mkdir()
-    (dest / "share" / "jupyter").symlink_to(VENV / "share" / "jupyter")
+    (dest / "share" / "jupyter").symlink_to(data)
 
 
 def _remove_user(user: str) -> None:
