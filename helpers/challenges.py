@@ -225,8 +225,8 @@ class DominanceRun:
 
 @_one_torch_thread()
 def run_dominance(train: tuple[np.ndarray, np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray, np.ndarray],
-                  *, remedy: str = "none", threshold: float = 5.0, hidden: int = 32, epochs: int = 12,
-                  lr: float = 1e-2, batch_size: int = 64, rate: float = 0.1, probe_every: int = 10,
+                  *, remedy: str = "none", threshold: float = 5.0, hidden: int = 32, epochs: int = 10,
+                  lr: float = 1e-2, batch_size: int = 128, rate: float = 0.1, probe_every: int = 5,
                   seed: int = 0) -> DominanceRun:
     """Train a ``LateFusion`` (logit sum) on (x_v, x_t, y) with a ``DominanceMonitor`` and ``remedy``.
 
@@ -562,14 +562,14 @@ MISSING_METHODS: tuple[str, ...] = ("zero-fill", "Gaussian imputation", "dropout
 
 def train_missing_aware(views: Sequence[np.ndarray], labels: np.ndarray, *, fill: str = "zero",
                         dropout_rate: float = 0.0, hidden: int = 32, epochs: int = 15, lr: float = 1e-2,
-                        seed: int = 0) -> MissingAwareFusion:
+                        batch_size: int = 64, seed: int = 0) -> MissingAwareFusion:
     """A ``MissingAwareFusion`` trained on complete views, with modality dropout at ``dropout_rate``."""
     arrays, _ = _check_present(views, np.ones((len(views[0]), len(views)), dtype=bool))
     y = _labels(labels, "labels", len(arrays[0]))
     with seeded(seed):
         model = MissingAwareFusion([v.shape[1] for v in arrays], hidden, int(y.max()) + 1, fill)
     fit(model, modality_dropout_loss(dropout_rate, seed), as_tensors(*arrays, y), epochs=epochs, lr=lr,
-        seed=seed, desc=f"fill={fill}, dropout={dropout_rate}")
+        batch_size=batch_size, seed=seed, desc=f"fill={fill}, dropout={dropout_rate}")
     return model
 
 
@@ -577,7 +577,8 @@ def train_missing_aware(views: Sequence[np.ndarray], labels: np.ndarray, *, fill
 def missing_modality_curves(train_views: Sequence[np.ndarray], train_labels: np.ndarray,
                             test_views: Sequence[np.ndarray], test_labels: np.ndarray, *,
                             rates: Sequence[float] = (0.0, 0.25, 0.5, 0.75), dropout_rate: float = 0.5,
-                            hidden: int = 32, epochs: int = 15, seed: int = 0) -> dict[str, list[float]]:
+                            hidden: int = 32, epochs: int = 20, batch_size: int = 200,
+                            seed: int = 0) -> dict[str, list[float]]:
     """Test accuracy against the missing rate for each of ``MISSING_METHODS``.
 
     zero-fill and Gaussian imputation feed a model trained on complete data; the dropout models were
@@ -586,7 +587,7 @@ def missing_modality_curves(train_views: Sequence[np.ndarray], train_labels: np.
     """
     test_arrays, _ = _check_present(test_views, np.ones((len(test_views[0]), len(test_views)), dtype=bool))
     ty = _labels(test_labels, "test_labels", len(test_arrays[0]))
-    common = dict(hidden=hidden, epochs=epochs, seed=seed)
+    common = dict(hidden=hidden, epochs=epochs, batch_size=batch_size, seed=seed)
     complete = train_missing_aware(train_views, train_labels, **common)
     models = {"dropout (zeros)": train_missing_aware(train_views, train_labels, fill="zero",
                                                      dropout_rate=dropout_rate, **common),

@@ -209,7 +209,7 @@ def test_c10_dominance_detected_and_rebalanced(dominance) -> None:
     np.testing.assert_allclose(runs["scale"].history["ratio_applied"], 1.0, rtol=1e-4)
     assert runs["adaptive"].accuracy["t"] > runs["none"].accuracy["t"] + 0.2
     assert runs["adaptive"].accuracy["t"] > alone - 0.05, "adaptive weights bring t to its unimodal level"
-    assert np.median(runs["adaptive"].history["ratio"][-100:]) < np.median(runs["none"].history["ratio"][-100:])
+    assert np.median(runs["adaptive"].history["ratio"][-50:]) < np.median(runs["none"].history["ratio"][-50:]) / 2
     # under Adam, rescaling a whole branch's gradient changes the weak branch little (the chapter explains why)
     assert abs(runs["scale"].accuracy["t"] - runs["none"].accuracy["t"]) < 0.1
 
