@@ -265,6 +265,7 @@ class ClassRun:
     denied: dict[str, bool] = field(default_factory=dict)  # what a student tried → refused
     graded_copy: Path | None = None  # the instructor's course directory, copied before teardown
     seconds: dict[str, float] = field(default_factory=dict)
+    logins: list[int] = field(default_factory=list)  # HTTP status of a login with the right, then a wrong password
 
 
 def _grades(db_url: str, notebook: str, assignment: str, student: str) -> dict[str, float | None]:
@@ -415,6 +416,16 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassRun]:
                              allow_redirects=False)
         run.denied["own server over the Hub (control: allowed)"] = own.status_code >= 400
         run.denied["another student's server over the Hub"] = other.status_code >= 400 or "content" not in other.text
+        # Logging in as a person does: the login form, checked against the OS password by PAM.
+        password = secrets.token_urlsafe(16)
+        _run(["chpasswd"], input=f"{spy}:{password}\n", check=True)
+        for attempt in (password, password + "x"):
+            browser = requests.Session()
+            form = browser.get(f"{hub.url}/hub/login", timeout=60).text
+            xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form).group(1)
+            reply = browser.post(f"{hub.url}/hub/login", data={"username": spy, "password": attempt, "_xsrf": xsrf},
+                                 timeout=60, allow_redirects=False)
+            run.logins.append(reply.status_code)
         formgrader = requests.get(f"{hub.url}/user/{spy}/formgrader/api/status", headers=as_spy, timeout=60,
                                   allow_redirects=False)
         run.denied["formgrader in a student's own server"] = formgrader.status_code >= 400
@@ -460,6 +471,7 @@ def test_class_on_jupyterhub(classroom: ClassRun) -> None:
     allowed = [what for what, refused in run.denied.items() if not refused and "control" not in what]
     assert not allowed, f"a student could read: {allowed}"
     assert not run.denied["own server over the Hub (control: allowed)"]
+    assert run.logins == [302, 403], f"login with the OS password, then a wrong one: {run.logins}"
 
 
 # --- the same grading with the gradebook on PostgreSQL -----------------------------------------
