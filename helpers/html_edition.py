@@ -33,6 +33,9 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block body_header -%}{{ super() }}
+<nav style="margin: 1em 0 0 6em;"><a href="index.html">&larr; Course map</a></nav>
+{%- endblock body_header -%}
 {%- block html_head_js_mathjax -%}{{ super() }}
 <script type="text/x-mathjax-config">
 MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], webFont: "STIX-Web", imageFont: null}});
@@ -71,7 +74,7 @@ def widget_models(nb: nbformat.NotebookNode, model_id: str) -> list[dict]:
     state = nb.metadata.get("widgets", {}).get(STATE_MIME, {}).get("state", {})
     found, todo = [], [model_id]
     while todo:
-        model = state.get(todo.pop())
+        model = state.get(todo.pop(0))
         if model is None:
             continue
         found.append(model)

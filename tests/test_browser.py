@@ -211,6 +211,18 @@ def errors_in(nb: dict) -> list[str]:
             for out in cell.get("outputs", []) if out["output_type"] == "error"]
 
 
+def widgets_without_static_figure(nb: dict) -> list[int]:
+    """Cells showing a redrawing widget whose previous code cell shows no figure (the chapter rule)."""
+    code = [(i, cell) for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"]
+    missing = []
+    for (_, before), (i, cell) in zip(code, code[1:]):
+        boxes = [out for out in cell.get("outputs", []) if "VBox(" in str(out.get("data", {}).get("text/plain", ""))
+                 and "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
+        if boxes and not any("image/png" in out.get("data", {}) for out in before.get("outputs", [])):
+            missing.append(i)
+    return missing
+
+
 def count_outputs(nb: dict, mime: str) -> int:
     return sum(mime in out.get("data", {}) for cell in nb["cells"] for out in cell.get("outputs", []))
 
@@ -270,13 +282,17 @@ def screenshot_whole_notebook(page: Page, path: Path) -> None:
 def test_chapter_runs_in_jupyterlab(notebook: Path, page: Page, lab: str, request: pytest.FixtureRequest) -> None:
     start = time.monotonic()
     open_notebook(page, lab, f"chapters/{notebook.name}")
+    opened = time.monotonic()
     run_all(page)
+    ran = time.monotonic()
     nb = page.evaluate(NOTEBOOK_JSON_JS)
     assert not errors_in(nb), f"{notebook.name} shows errors in the browser: {errors_in(nb)}"
 
     figures = count_outputs(nb, "image/png")
     widgets = count_outputs(nb, "application/vnd.jupyter.widget-view+json")
     assert figures > 0, f"{notebook.name} shows no figure in the browser"
+    assert not widgets_without_static_figure(nb), \
+        f"{notebook.name}: cells {widgets_without_static_figure(nb)} show a widget without its figure in the cell before"
     wait_for_images(page, figures + 1)  # let the images decode before counting them per widget
     views = page.evaluate(WIDGET_VIEWS_JS)
     closed = page.locator(".jp-OutputArea-output.lm-mod-hidden:empty").count()  # finished progress bars
@@ -293,10 +309,11 @@ def test_chapter_runs_in_jupyterlab(notebook: Path, page: Page, lab: str, reques
     (readout, src), (new_readout, new_src) = move_first_slider(page)
     assert new_readout != readout, f"{notebook.name}: the slider's readout stayed at {readout}"
     assert new_src != src, f"{notebook.name}: moving the slider did not redraw its figure"
-    seconds = time.monotonic() - start
     shot = ARTIFACTS / f"{notebook.stem}.png"
     screenshot_whole_notebook(page, shot)
-    say(request.config, f"browser: {notebook.name} ran in {seconds:.1f} s "
+    now = time.monotonic()
+    say(request.config, f"browser: {notebook.name} in {now - start:.1f} s (open {opened - start:.1f} s, "
+                        f"Run All {ran - opened:.1f} s, checks and screenshot {now - ran:.1f} s) "
                         f"({figures} figures, {len(views)} widgets); screenshot {shot.relative_to(ROOT)}")
 
 
