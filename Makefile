@@ -11,7 +11,7 @@ LAB_OPTS ?=
 PYTEST_OPTS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup work lab test release bench html clean-venv
+.PHONY: help setup work lab test release bench html grade check bundle clean-venv
 
 help:
 	@echo "make lab      set up .venv, copy exercises/ into work/ (once), open JupyterLab"
@@ -19,6 +19,10 @@ help:
 	@echo "make release  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make bench    time every chapter and solution notebook (seconds, peak memory)"
 	@echo "make html     run every chapter and write the offline HTML edition to build/html/"
+	@echo "make grade    autograde submitted/ in parallel: grades.csv, feedback/, grades-summary.png"
+	@echo "              (options: ASSIGNMENT=ex01_principles STUDENT=alice REPORT_ONLY=1)"
+	@echo "make check    grade your own work/exNN_*/ against the hidden tests: make check EX=ex01"
+	@echo "make bundle   write the student archive dist/multimodal-course-student.tar.gz (no solutions)"
 
 $(VENV)/.course: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,3 +61,19 @@ html: $(VENV)/.course
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Grading (helpers/grading.py; README's instructor and student guides).
+ASSIGNMENT ?=
+STUDENT ?=
+REPORT_ONLY ?=
+EX ?=
+
+grade: $(VENV)/.course
+	$(BIN)/python -m helpers.grading grade $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REPORT_ONLY),--report-only)
+
+check: $(VENV)/.course
+	@test -n "$(EX)" || { echo "usage: make check EX=ex01 (an exercise set you work on in work/)"; exit 2; }
+	$(BIN)/python -m helpers.grading check $(EX)
+
+bundle: $(VENV)/.course
+	$(BIN)/python -m helpers.grading bundle

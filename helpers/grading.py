@@ -157,12 +157,32 @@ def grade_one(api: Any, assignment: str, student: str) -> dict[str, Any]:
             "log": text[-4000:]}
 
 
+def due_dates(course: Any) -> dict[str, str]:
+    """Due dates the course gradebook holds (nbgrader db assignment add --duedate), for late penalties."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(course.db_url, course.course_id) as gradebook:
+        return {a.name: a.duedate.isoformat() for a in gradebook.assignments if a.duedate}
+
+
+def set_due_dates(shard: Path, dates: dict[str, str]) -> None:
+    """Give a shard's gradebook the course's due dates, so late penalties match sequential grading."""
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
+
+    with Gradebook(f"sqlite:///{shard / 'gradebook.db'}") as gradebook:
+        for name, date in dates.items():
+            if name in {a.name for a in gradebook.assignments}:
+                gradebook.update_or_create_assignment(name, duedate=parse_utc(date))
+
+
 def run_shard(shard: Path) -> None:
     """Worker entry point: grade the pairs listed in ``shard/job.json``, one JSON line per event."""
     job = json.loads((shard / "job.json").read_text())
     api = shard_api(shard, Path(job["course_root"]))
     if not (shard / "gradebook.db").exists():
         register(api, sorted({a for a, _ in job["pairs"]}), "the shard's gradebook")
+        set_due_dates(shard, job.get("due_dates", {}))
     for assignment, student in job["pairs"]:
         print(json.dumps({"event": "start", "assignment": assignment, "student": student}), flush=True)
         print(json.dumps({"event": "done", **grade_one(api, assignment, student)}), flush=True)
@@ -199,13 +219,13 @@ def worker_env() -> dict[str, str]:
 
 
 def prepare_shard(shard: Path, course_root: Path, source: Path, submitted: Path,
-                  pairs: list[tuple[str, str]]) -> None:
+                  pairs: list[tuple[str, str]], dates: dict[str, str]) -> None:
     """A scratch course: links to the sources and to the shard's students' submissions."""
     (shard / "submitted").mkdir(parents=True)
     (shard / "source").symlink_to(source.resolve(), target_is_directory=True)
     for student in sorted({s for _, s in pairs}):
         (shard / "submitted" / student).symlink_to((submitted / student).resolve(), target_is_directory=True)
-    (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "pairs": pairs}))
+    (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "pairs": pairs, "due_dates": dates}))
 
 
 def worker_events(shard: Path, pairs: list[tuple[str, str]], timeout: float) -> Iterator[dict[str, Any]]:
@@ -488,10 +508,12 @@ def summary_figure(rows: list[Row]) -> Any:
         if any(values):
             axis.boxplot([v or [0.0] for v in values], showmeans=True)
         for i, vals in enumerate(values, start=1):
-            axis.plot([i] * len(vals), vals, "o", alpha=0.4, color="#1f77b4")
+            spread = [i + 0.25 * ((k * 0.618) % 1 - 0.5) for k in range(len(vals))]  # fixed jitter
+            axis.plot(spread, vals, "o", alpha=0.45, color="#1f77b4")
+            axis.annotate(f"n={len(vals)}", (i, 1.07), ha="center", fontsize=8)
         axis.set_xticks(range(1, len(groups) + 1),
                         [a if t is None else f"{a.split('_')[0]}/{t}" for a, t in groups], rotation=30, ha="right")
-        axis.set(ylim=(-0.05, 1.05), ylabel="fraction of the points", title=title)
+        axis.set(ylim=(-0.05, 1.13), ylabel="fraction of the points (triangle: mean)", title=title)
     return fig
 
 
@@ -511,7 +533,7 @@ def progress_printer(total: int) -> Callable[[Outcome], None]:
 
 
 def grade(root: Path, assignment: str | None = None, student: str | None = None, workers: int | None = None,
-          timeout_per_submission: float = 1800.0) -> list[Row]:
+          timeout_per_submission: float = 1800.0, report_only: bool = False) -> list[Row]:
     """``make grade``: autograde, merge into the course gradebook, write grades.csv, feedback, the figure."""
     root = Path(root).resolve()
     config = load_config(root)
@@ -522,6 +544,8 @@ def grade(root: Path, assignment: str | None = None, student: str | None = None,
     pairs = submissions_in(root / course.submitted_directory, assignments, student)
     if not pairs:
         raise SystemExit(f"no submissions in {course.submitted_directory}/<student>/<assignment>/ to grade")
+    if report_only:
+        return write_reports(root, config, course, pairs, {})
     shards = shard_pairs(pairs, workers or os.cpu_count() or 1)
     print(f"grading {len(pairs)} submissions of {len(assignments)} assignment(s) with {len(shards)} worker(s)")
     outcomes: dict[tuple[str, str], Outcome] = {}
@@ -534,8 +558,9 @@ def grade(root: Path, assignment: str | None = None, student: str | None = None,
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch_name:
         scratch = Path(scratch_name)
         folders = [scratch / f"shard{k}" for k in range(len(shards))]
+        dates = due_dates(course)
         for folder, part in zip(folders, shards):
-            prepare_shard(folder, root, source_root(root, config), root / course.submitted_directory, part)
+            prepare_shard(folder, root, source_root(root, config), root / course.submitted_directory, part, dates)
         threads = [threading.Thread(target=grade_shard, args=(f, p, timeout_per_submission, report))
                    for f, p in zip(folders, shards)]
         for thread in threads:
@@ -679,6 +704,8 @@ def main(argv: list[str] | None = None) -> int:
     grading.add_argument("--assignment", default=None, help="grade only this assignment (e.g. ex01_principles)")
     grading.add_argument("--student", default=None, help="grade only this student")
     grading.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
+    grading.add_argument("--report-only", action="store_true",
+                         help="grade nothing: rewrite grades.csv and the figure from the gradebook")
     checking = commands.add_parser("check", help="grade your own work/exNN_*/ against the hidden tests")
     checking.add_argument("exercise", help="exercise set, e.g. ex01 or ex01_principles")
     checking.add_argument("--work", default=None, help="your working folder (default: work/)")
@@ -693,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "shard":
         run_shard(Path(args.folder))
     elif args.command == "grade":
-        grade(Path(args.root), args.assignment, args.student, args.workers)
+        grade(Path(args.root), args.assignment, args.student, args.workers, report_only=args.report_only)
     elif args.command == "check":
         return check(args.exercise, Path(args.root), args.work and Path(args.work))
     else:

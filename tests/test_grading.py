@@ -233,6 +233,11 @@ def test_grading_again_gives_identical_grades_and_one_student_option(graded) -> 
     one = run_grading("grade", "--root", str(course), "--student", "wrong")
     assert one.returncode == 0 and "grading 1 submissions" in one.stdout, one.stdout + one.stderr
     assert (course / "grades.csv").read_text() == first_csv
+    (course / "grades.csv").unlink()
+    report = run_grading("grade", "--root", str(course), "--report-only")
+    assert report.returncode == 0 and "grading" not in report.stdout, report.stdout + report.stderr
+    assert [r["score"] for r in grading.read_csv(course / "grades.csv")] == \
+        [r.split(",")[2] for r in first_csv.splitlines()[1:]]
 
 
 def test_parallel_grades_equal_sequential_nbgrader(graded, pristine: Path, tmp_path: Path) -> None:

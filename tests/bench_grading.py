@@ -1,0 +1,110 @@
+"""Grading throughput: sequential ``nbgrader autograde`` vs ``make grade`` on the real exercise sets.
+
+Every exercise set present in solutions/ (with its release in exercises/) gets ``COPIES`` students
+submitting the solution and ``COPIES`` submitting the untouched exercise. The same class is graded
+twice, in two scratch courses: by nbgrader alone, one ``nbgrader autograde <assignment>`` per
+assignment (and ``nbgrader generate_feedback``, which ``make grade`` also does), then by
+``python -m helpers.grading grade`` (what ``make grade`` runs). Prints seconds per submission, the
+ratio, and whether both gave the same grades. A benchmark: it prints and never fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COPIES = int(os.environ.get("BENCH_GRADING_COPIES", "2"))
+TARGET_RATIO = 1.7
+
+
+def exercise_sets() -> list[str]:
+    """Assignments with both a source in solutions/ and a release in exercises/."""
+    return sorted(p.parent.name for p in ROOT.glob("solutions/*/*.ipynb")
+                  if (ROOT / "exercises" / p.parent.name / p.name).exists())
+
+
+def make_class(course: Path, assignments: list[str]) -> int:
+    """A scratch course whose submitted/ holds COPIES solutions and COPIES untouched exercises per set."""
+    course.mkdir(parents=True)
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    (course / "solutions").symlink_to(ROOT / "solutions", target_is_directory=True)
+    count = 0
+    for assignment in assignments:
+        for kind, folder in (("solution", "solutions"), ("untouched", "exercises")):
+            for copy in range(COPIES):
+                target = course / "submitted" / f"{kind}{copy}" / assignment
+                shutil.copytree(ROOT / folder / assignment, target)
+                count += 1
+    return count
+
+
+def env() -> dict[str, str]:
+    """The venv first on PATH, one BLAS thread per process (as make grade sets for its workers)."""
+    values = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    values.update({name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+    return values
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    """Wall seconds of one command (its output discarded)."""
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, env=env(), capture_output=True, text=True)
+    return time.perf_counter() - start
+
+
+def sequential(course: Path, assignments: list[str]) -> tuple[float, float]:
+    """Seconds of nbgrader autograde, and of generate_feedback, one assignment after another."""
+    nbgrader = str(BIN / "nbgrader")
+    for assignment in assignments:
+        timed([nbgrader, "generate_assignment", assignment, "--force"], course)
+    grading = sum(timed([nbgrader, "autograde", assignment], course) for assignment in assignments)
+    feedback = sum(timed([nbgrader, "generate_feedback", assignment], course) for assignment in assignments)
+    return grading, feedback
+
+
+def same_grades(first: Path, second: Path) -> bool:
+    """Whether two course gradebooks hold the same auto scores for every submission and cell."""
+    from nbgrader.api import Gradebook
+
+    def grades(course: Path) -> dict:
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+            return {(a.name, s.student.id, g.name): (g.auto_score, g.needs_manual_grade)
+                    for a in gradebook.assignments for s in a.submissions for nb in s.notebooks for g in nb.grades}
+    return grades(first) == grades(second)
+
+
+def main() -> None:
+    """Print the table: submissions, seconds per submission each way, the ratio."""
+    assignments = exercise_sets()
+    if not assignments:
+        print("no exercise sets in solutions/ yet: nothing to grade")
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
+        one, two = Path(scratch) / "sequential", Path(scratch) / "parallel"
+        n = make_class(one, assignments)
+        make_class(two, assignments)
+        grading, feedback = sequential(one, assignments)
+        parallel = timed([sys.executable, "-m", "helpers.grading", "grade", "--root", str(two)], ROOT)
+        equal = same_grades(one, two)
+    workers = os.cpu_count() or 1
+    print(f"{n} submissions of {len(assignments)} exercise sets ({', '.join(assignments)}), {workers} cores")
+    print(f"{'method':52s} {'seconds':>8s} {'s/submission':>13s} {'ratio':>6s}")
+    rows = [("sequential nbgrader autograde", grading),
+            ("sequential nbgrader autograde + generate_feedback", grading + feedback),
+            ("make grade (parallel; with feedback, csv, figure)", parallel)]
+    for name, seconds in rows:
+        print(f"{name:52s} {seconds:8.1f} {seconds / n:13.2f} {grading / seconds:6.2f}")
+    print(f"speed-up of make grade over sequential autograde: {grading / parallel:.2f}x"
+          f" (over autograde + feedback: {(grading + feedback) / parallel:.2f}x; target {TARGET_RATIO}x)")
+    print(f"same grades both ways: {'yes' if equal else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
