@@ -1,4 +1,4 @@
-"""One training loop for every torch model of the course (minibatch Adam, tqdm progress, history).
+"""One training loop for every torch model of the course (minibatch Adam or SGD, tqdm progress, history).
 
 A chapter's model supplies ``loss_fn(model, *batch) -> scalar tensor``; the loop shuffles the
 given tensors with its own seeded generator, steps Adam, and returns a history the plot helpers draw.
@@ -15,10 +15,28 @@ import torch
 from tqdm.auto import tqdm
 
 from . import device as default_device
-from ._checks import check_in_range, check_positive_int, check_same_length
+from ._checks import check_choice, check_in_range, check_positive_int, check_same_length
 
 LossFn = Callable[..., torch.Tensor]
 AfterBackward = Callable[[torch.nn.Module], "dict[str, float] | None"]
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run a block with torch and the BLAS libraries on one thread, restoring both afterwards.
+
+    The course's models and matrices are small: extra threads only add synchronisation, and on a
+    busy machine (or beside other kernels) they can make a fit many times slower.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
@@ -39,43 +57,53 @@ def as_tensors(*arrays: object, dtype: torch.dtype = torch.float32) -> tuple[tor
     return tuple(tensors)
 
 
+OPTIMISERS: tuple[str, ...] = ("adam", "sgd")
+
+
 def fit(model: torch.nn.Module, loss_fn: LossFn, tensors: Sequence[torch.Tensor], *,
         epochs: int, lr: float = 1e-2, batch_size: int = 64, seed: int = 0,
-        weight_decay: float = 0.0, after_backward: AfterBackward | None = None,
+        weight_decay: float = 0.0, optimiser: str = "adam", after_backward: AfterBackward | None = None,
         progress: bool = True, desc: str = "training") -> dict[str, list[float]]:
-    """Minimise the mean of ``loss_fn(model, *batch)`` over shuffled minibatches of ``tensors`` with Adam.
+    """Minimise the mean of ``loss_fn(model, *batch)`` over shuffled minibatches of ``tensors``.
 
+    ``optimiser`` is ``"adam"`` (the default) or ``"sgd"`` (momentum 0.9). Adam divides each
+    parameter's step by its own running gradient size, so rescaling a gradient barely changes its
+    step; with SGD the step is proportional to the gradient (chapter 04's gradient scaling needs that).
     Returns ``history`` with ``"loss"`` (one value per step) and one list per key that
     ``after_backward`` returns. The model is trained in place on ``helpers.device()``
-    (CUDA when present) and left in eval mode on that device.
+    (CUDA when present), on one CPU thread, and left in eval mode on that device.
     """
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")
     check_in_range(lr, "lr", 0.0, 10.0, low_open=True)
+    check_choice(optimiser, "optimiser", OPTIMISERS)
     if not tensors:
         raise ValueError("tensors must hold at least one tensor (the training data)")
     n = check_same_length(**{f"tensors[{i}]": t for i, t in enumerate(tensors)})
     target = default_device()
     model.to(target)
     data = [t.to(target) for t in tensors]
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if optimiser == "adam":
+        step = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    else:
+        step = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {"loss": []}
     model.train()
-    bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
-    for _ in bar:
-        order = torch.randperm(n, generator=generator).to(target)
-        for start in range(0, n, batch_size):
-            batch = [t[order[start:start + batch_size]] for t in data]
-            optimiser.zero_grad()
-            loss = loss_fn(model, *batch)
-            loss.backward()
-            recorded = after_backward(model) if after_backward else None
-            for key, value in (recorded or {}).items():
-                history.setdefault(key, []).append(float(value))
-            optimiser.step()
-            history["loss"].append(float(loss.detach()))
-        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+    with single_thread():
+        for _ in (bar := tqdm(range(epochs), desc=desc, disable=not progress, leave=False)):
+            order = torch.randperm(n, generator=generator).to(target)
+            for start in range(0, n, batch_size):
+                batch = [t[order[start:start + batch_size]] for t in data]
+                step.zero_grad()
+                loss = loss_fn(model, *batch)
+                loss.backward()
+                recorded = after_backward(model) if after_backward else None
+                for key, value in (recorded or {}).items():
+                    history.setdefault(key, []).append(float(value))
+                step.step()
+                history["loss"].append(float(loss.detach()))
+            bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
     model.eval()
     return history
 
@@ -85,7 +113,8 @@ def predict(model: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
     """``model(*inputs)`` in eval mode without gradients, returned on the CPU."""
     model.eval()
     target = next(model.parameters()).device
-    return model(*(x.to(target) for x in inputs)).cpu()
+    with single_thread():
+        return model(*(x.to(target) for x in inputs)).cpu()
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:

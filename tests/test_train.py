@@ -91,3 +91,31 @@ def test_accuracy_counts_argmax_matches_and_checks_shapes() -> None:
 def test_as_tensors_keeps_integer_labels() -> None:
     x, y = as_tensors(np.zeros((3, 2)), np.array([0, 1, 1]))
     assert x.dtype == torch.float32 and y.dtype == torch.int64
+
+
+def test_sgd_step_scales_with_the_gradient_but_adam_barely_does() -> None:
+    """Why chapter 04's gradient scaling needs SGD: halving every gradient halves SGD's first step,
+    while Adam's first step (g / sqrt(g²)) is unchanged."""
+    x, y = _linear_problem()
+
+    def first_step(optimiser: str, scale: float) -> torch.Tensor:
+        with seeded(0):
+            model = torch.nn.Linear(2, 2)
+        start = model.weight.detach().clone()
+
+        def shrink(m: torch.nn.Module) -> None:
+            for p in m.parameters():
+                p.grad.mul_(scale)
+
+        fit(model, _cross_entropy, (x, y), epochs=1, batch_size=256, lr=0.1, optimiser=optimiser,
+            after_backward=shrink, progress=False)
+        return model.weight.detach() - start
+
+    assert torch.allclose(first_step("sgd", 0.5), 0.5 * first_step("sgd", 1.0), atol=1e-7)
+    assert torch.allclose(first_step("adam", 0.5), first_step("adam", 1.0), atol=1e-6)
+
+
+def test_fit_rejects_an_unknown_optimiser() -> None:
+    x, y = _linear_problem()
+    with pytest.raises(ValueError, match="optimiser must be one of 'adam', 'sgd'"):
+        fit(torch.nn.Linear(2, 2), _cross_entropy, (x, y), epochs=1, optimiser="lbfgs", progress=False)
