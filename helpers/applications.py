@@ -35,7 +35,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._checks import (as_array, check_in_range, check_positive_int, check_same_length, rng_from)
+from .challenges import MissingAwareFusion, mark_missing, train_missing_aware
 from .fusion import _one_thread, expected_calibration_error, mixture_of_experts, product_of_experts
+from .train import as_tensors, fit, predict, seeded
 
 FUSED: tuple[str, ...] = ("early", "late", "poe")
 
@@ -212,9 +214,9 @@ def canonical_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     x = as_array(x, "x", ndim=2)
     y = as_array(y, "y", ndim=2)
     check_same_length(x=x, y=y)
-    if min(x.shape[1], y.shape[1]) >= len(x):
-        raise ValueError(f"x and y need fewer columns than rows (got {x.shape[1]}, {y.shape[1]} columns, "
-                         f"{len(x)} rows): with d ≥ n every canonical correlation is 1; reduce them first (PCA)")
+    if max(x.shape[1], y.shape[1]) >= len(x) - 1:
+        raise ValueError(f"x and y need fewer columns than rows − 1 (got {x.shape[1]}, {y.shape[1]} columns, "
+                         f"{len(x)} rows): with d ≥ n − 1 every canonical correlation is 1; reduce them first (PCA)")
     qx = np.linalg.qr(x - x.mean(0))[0]
     qy = np.linalg.qr(y - y.mean(0))[0]
     return np.clip(np.linalg.svd(qx.T @ qy, compute_uv=False), 0.0, 1.0)
@@ -429,9 +431,6 @@ def train_with_view_dropout(views: Sequence[np.ndarray], labels: np.ndarray, *, 
                             hidden: int = 64, epochs: int = 10, lr: float = 1e-2, seed: int = 0) -> nn.Module:
     """Chapter 04's ``MissingAwareFusion`` (missing view → zero vector or learned embedding) trained with
     ``view_dropout_loss(rate)`` through ``helpers.train.fit``; ``rate = 0`` is plain training."""
-    from .challenges import MissingAwareFusion
-    from .train import as_tensors, fit, seeded
-
     views = list(_check_views(list(views), "views").values())
     labels = as_array(labels, "labels", ndim=1, dtype=np.int64)
     check_same_length(labels=labels, views=views[0])
@@ -456,9 +455,6 @@ def missing_views_curves(split: ViewSplit, rates: Sequence[float] = (0.0, 0.2, 0
     same with learned missing embeddings trained with modality dropout (``view_dropout_loss``), and
     per-view logistic experts combined by a product over the views that are present (``log_probs``:
     their test log-probabilities when already computed, e.g. ``complementarity(...).log_probs``)."""
-    from .challenges import mark_missing
-    from .train import as_tensors, predict
-
     if not isinstance(split, ViewSplit):
         raise ValueError(f"split must be a ViewSplit (from digit_split), got {type(split).__name__}")
     rates = [check_in_range(r, "rates", 0.0, 1.0) for r in rates]
@@ -510,9 +506,6 @@ def missingness_strategies(train: "object", tests: Mapping[str, "object"], *, C:
     * "modality dropout": chapter 04's ``MissingAwareFusion`` with a learned missing embedding,
       trained on the data as they come plus modality dropout at ``dropout_rate``.
     Returns ``accuracy[test name][method]``."""
-    from .challenges import train_missing_aware
-    from .train import as_tensors, predict
-
     for name, d in {"train": train, **tests}.items():
         if not all(hasattr(d, a) for a in ("clinical", "imaging", "labels")):
             raise ValueError(f"{name} must be a helpers.data.Diagnosis, got {type(d).__name__}")

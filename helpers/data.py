@@ -589,3 +589,35 @@ def make_diagnosis(n: int, seed: int | np.random.Generator = 0, *,
     imaged = rng.random(n) >= missing[labels]
     imaging[~imaged] = np.nan
     return Diagnosis(clinical, imaging, labels.astype(np.int64), imaged)
+
+
+def make_missing_views_task(n_train: int = 300, n_test: int = 300, seed: int | np.random.Generator = 0, *,
+                            n_classes: int = 3, dims: Sequence[int] = (5, 8, 3), separation: float = 1.0,
+                            missing: float = 0.3) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
+    """A public multi-view classification task with views missing at random (the capstone's small instance).
+
+    Class y has a random mean in every view (entries N(0, separation²)), plus unit noise; each feature is then
+    scaled by a random factor and shifted by a random offset (so raw zeros are far from the data). Every view
+    of every example is missing (a NaN row) with probability ``missing``; each example keeps one view.
+    Returns (train_views, train_labels, test_views, test_labels).
+    """
+    from ._checks import check_in_range, check_positive_int, rng_from
+
+    n_train, n_test = check_positive_int(n_train, "n_train"), check_positive_int(n_test, "n_test")
+    n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
+    dims = [check_positive_int(d, "dims") for d in dims]
+    separation = check_in_range(separation, "separation", 0.0, 100.0)
+    missing = check_in_range(missing, "missing", 0.0, 1.0, high_open=True)
+    rng = rng_from(seed)
+    n = n_train + n_test
+    y = rng.integers(0, n_classes, n)
+    present = rng.random((n, len(dims))) >= missing
+    empty = np.flatnonzero(~present.any(axis=1))
+    present[empty, rng.integers(0, len(dims), len(empty))] = True
+    views = []
+    for m, d in enumerate(dims):
+        x = separation * rng.standard_normal((n_classes, d))[y] + rng.standard_normal((n, d))
+        x = x * np.exp(rng.uniform(-1.0, 2.0, d)) + rng.uniform(-10.0, 10.0, d)
+        x[~present[:, m]] = np.nan
+        views.append(x)
+    return [v[:n_train] for v in views], y[:n_train], [v[n_train:] for v in views], y[n_train:]
