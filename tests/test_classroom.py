@@ -141,16 +141,24 @@ def _remove_user(user: str) -> None:
     except KeyError:
         return
     for _ in range(3):
-        pids = _run(["ps", "-o", "pid=", "-u", str(uid)]).stdout.split()
+        pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit() and _owner(entry) == uid]
         if not pids:
             break
         for pid in pids:
             try:
-                os.kill(int(pid), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         time.sleep(0.5)
     _run(["userdel", "-r", "-f", user])
+
+
+def _owner(process: Path) -> int | None:
+    """The uid of a process (None once it is gone)."""
+    try:
+        return process.stat().st_uid
+    except FileNotFoundError:
+        return None
 
 
 # --- the Hub, through its REST API ------------------------------------------------------------
