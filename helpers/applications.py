@@ -534,12 +534,16 @@ def missingness_strategies(train: "object", tests: Mapping[str, "object"], *, C:
 
 @dataclass(frozen=True)
 class Reliability:
-    """Per confidence bin: mean confidence, accuracy and count (empty bins hold NaN and 0)."""
+    """Per confidence bin: mean confidence, accuracy and count (empty bins hold NaN and 0); the ECE,
+    and over all examples the mean top-class confidence and the accuracy (confidence above accuracy
+    means over-confident)."""
 
     confidence: np.ndarray
     accuracy: np.ndarray
     count: np.ndarray
     ece: float
+    mean_confidence: float
+    overall_accuracy: float
 
 
 def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -> Reliability:
@@ -554,7 +558,7 @@ def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -
     with np.errstate(invalid="ignore"):
         conf = np.bincount(bins, confidence, n_bins) / count
         acc = np.bincount(bins, correct.astype(float), n_bins) / count
-    return Reliability(conf, acc, count, ece)
+    return Reliability(conf, acc, count, ece, float(confidence.mean()), float(correct.mean()))
 
 
 def diagnosis_calibration(train: "object", test: "object", *, C: float = 1.0, n_bins: int = 10
