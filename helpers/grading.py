@@ -34,7 +34,7 @@ import warnings
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
@@ -177,14 +177,13 @@ def set_due_dates(shard: Path, dates: dict[str, str]) -> None:
 
 
 def run_shard(shard: Path) -> None:
-    """Worker entry point: grade the pairs listed in ``shard/job.json``, one JSON line per event."""
+    """Worker entry point: grade each ``[assignment, student]`` line read from stdin; print one JSON line each."""
     job = json.loads((shard / "job.json").read_text())
     api = shard_api(shard, Path(job["course_root"]))
-    if not (shard / "gradebook.db").exists():
-        register(api, sorted({a for a, _ in job["pairs"]}), "the shard's gradebook")
-        set_due_dates(shard, job.get("due_dates", {}))
-    for assignment, student in job["pairs"]:
-        print(json.dumps({"event": "start", "assignment": assignment, "student": student}), flush=True)
+    register(api, job["assignments"], "the shard's gradebook")
+    set_due_dates(shard, job["due_dates"])
+    for line in sys.stdin:
+        assignment, student = json.loads(line)
         print(json.dumps({"event": "done", **grade_one(api, assignment, student)}), flush=True)
 
 
@@ -203,14 +202,6 @@ class Outcome:
     problem: str = ""
 
 
-def shard_pairs(pairs: list[tuple[str, str]], workers: int) -> list[list[tuple[str, str]]]:
-    """Split the pairs by student, round robin over students in name order; empty shards dropped."""
-    students = sorted({s for _, s in pairs})
-    owner = {s: i % workers for i, s in enumerate(students)}
-    shards = [[p for p in pairs if owner[p[1]] == k] for k in range(workers)]
-    return [s for s in shards if s]
-
-
 def worker_env() -> dict[str, str]:
     """One BLAS/torch thread per worker and kernel; the venv's bin/ first (nbgrader runs alembic)."""
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONWARNINGS="ignore")
@@ -218,58 +209,94 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def prepare_shard(shard: Path, course_root: Path, source: Path, submitted: Path,
-                  pairs: list[tuple[str, str]], dates: dict[str, str]) -> None:
-    """A scratch course: links to the sources and to the shard's students' submissions."""
+def prepare_shard(shard: Path, course_root: Path, source: Path, assignments: list[str],
+                  dates: dict[str, str]) -> None:
+    """A scratch course for one worker: a link to the sources; students are linked in as it takes them."""
     (shard / "submitted").mkdir(parents=True)
     (shard / "source").symlink_to(source.resolve(), target_is_directory=True)
-    for student in sorted({s for _, s in pairs}):
-        (shard / "submitted" / student).symlink_to((submitted / student).resolve(), target_is_directory=True)
-    (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "pairs": pairs, "due_dates": dates}))
+    (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "assignments": assignments,
+                                                "due_dates": dates}))
 
 
-def worker_events(shard: Path, pairs: list[tuple[str, str]], timeout: float) -> Iterator[dict[str, Any]]:
-    """Run one worker process on ``pairs``; yield its events, then a 'lost' event if it died or hung."""
-    (shard / "job.json").write_text(json.dumps({**json.loads((shard / "job.json").read_text()), "pairs": pairs}))
-    with open(shard / "worker.log", "a") as log:
-        process = subprocess.Popen([sys.executable, "-m", "helpers.grading", "shard", str(shard)],
-                                   stdout=subprocess.PIPE, stderr=log, text=True, env=worker_env(),
-                                   cwd=str(Path(__file__).resolve().parents[1]))
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(x) for x in process.stdout] + [lines.put(None)], daemon=True).start()
+def _pump(stream: Any, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+class Worker:
+    """A grading process on one shard folder, fed one submission at a time; restarted if it dies."""
+
+    def __init__(self, shard: Path, command: list[str] | None = None) -> None:
+        self.shard = shard
+        self.command = command or [sys.executable, "-m", "helpers.grading", "shard", str(shard)]
+        self.process: subprocess.Popen[str] | None = None
+        self.lines: queue.Queue[str | None] = queue.Queue()
+
+    def start(self) -> None:
+        with open(self.shard / "worker.log", "a") as log:
+            self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                            text=True, env=worker_env(), cwd=str(Path(__file__).resolve().parents[1]))
+        self.lines = queue.Queue()
+        threading.Thread(target=_pump, args=(self.process.stdout, self.lines), daemon=True).start()
+
+    def grade(self, pair: tuple[str, str], timeout: float) -> Outcome:
+        """Grade one submission; a worker that dies or stays silent for ``timeout`` s costs only this one."""
+        if self.process is None:
+            self.start()
+        try:
+            self.process.stdin.write(json.dumps(pair) + "\n")
+            self.process.stdin.flush()
+        except OSError:
+            pass  # it died already: the reader says so below
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                return self.lost(pair, f"no result after {timeout:.0f} s: the grader was stopped")
+            if line is None:
+                return self.lost(pair, f"the grading process died (exit code {self.process.wait()})")
+            if line.startswith("{"):
+                event = json.loads(line)
+                return Outcome(**{k: event[k] for k in ("assignment", "student", "ok", "seconds", "feedback", "log")})
+
+    def lost(self, pair: tuple[str, str], why: str) -> Outcome:
+        """Stop the process (the next submission starts a fresh one) and report this submission failed."""
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+        return Outcome(*pair, ok=False, problem=f"grading failed: {why}")
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stdin.close()
+            self.process.wait()
+
+
+def grade_shard(worker: Worker, jobs: queue.Queue, timeout: float, report: Callable[[Outcome], None]) -> list:
+    """Take students from ``jobs`` (student, folder, pairs) until none is left; the pairs graded here."""
+    graded = []
     while True:
         try:
-            line = lines.get(timeout=timeout)
+            student, folder, pairs = jobs.get_nowait()
         except queue.Empty:
-            process.kill()
-            yield {"event": "lost", "why": f"no result after {timeout:.0f} s: the grader was stopped"}
             break
-        if line is None:
-            if process.wait() != 0:
-                yield {"event": "lost", "why": f"the grading process died (exit code {process.returncode})"}
-            break
-        if line.startswith("{"):
-            yield json.loads(line)
-    process.wait()
+        link = worker.shard / "submitted" / student
+        if not link.exists():
+            link.symlink_to(Path(folder).resolve(), target_is_directory=True)
+        for pair in pairs:
+            report(worker.grade(tuple(pair), timeout))
+            graded.append(tuple(pair))
+    worker.close()
+    return graded
 
 
-def grade_shard(shard: Path, pairs: list[tuple[str, str]], timeout: float,
-                report: Callable[[Outcome], None]) -> None:
-    """Grade a shard to the end: a worker that dies or hangs costs only the submission it was on."""
-    remaining = list(pairs)
-    while remaining:
-        current = None
-        for event in worker_events(shard, remaining, timeout):
-            if event["event"] == "start":
-                current = (event["assignment"], event["student"])
-            elif event["event"] == "done":
-                remaining.remove((event["assignment"], event["student"]))
-                report(Outcome(**{k: event[k] for k in ("assignment", "student", "ok", "seconds", "feedback", "log")}))
-                current = None
-            elif event["event"] == "lost" and remaining:
-                lost = current or remaining[0]
-                remaining.remove(lost)
-                report(Outcome(*lost, ok=False, problem=f"grading failed: {event['why']}"))
+def student_jobs(pairs: list[tuple[str, str]], submitted: Path) -> queue.Queue:
+    """A queue of (student, their submissions folder, their pairs), students in name order."""
+    jobs: queue.Queue = queue.Queue()
+    for student in sorted({s for _, s in pairs}):
+        jobs.put((student, str(submitted / student), [p for p in pairs if p[1] == student]))
+    return jobs
 
 
 def register(api: Any, assignments: list[str], where: str) -> None:
@@ -546,8 +573,8 @@ def grade(root: Path, assignment: str | None = None, student: str | None = None,
         raise SystemExit(f"no submissions in {course.submitted_directory}/<student>/<assignment>/ to grade")
     if report_only:
         return write_reports(root, config, course, pairs, {})
-    shards = shard_pairs(pairs, workers or os.cpu_count() or 1)
-    print(f"grading {len(pairs)} submissions of {len(assignments)} assignment(s) with {len(shards)} worker(s)")
+    count = min(workers or os.cpu_count() or 1, len({s for _, s in pairs}))
+    print(f"grading {len(pairs)} submissions of {len(assignments)} assignment(s) with {count} worker(s)")
     outcomes: dict[tuple[str, str], Outcome] = {}
     printer = progress_printer(len(pairs))
 
@@ -555,24 +582,34 @@ def grade(root: Path, assignment: str | None = None, student: str | None = None,
         outcomes[(outcome.assignment, outcome.student)] = outcome
         printer(outcome)
 
+    run_workers(root, config, course, assignments, pairs, count, timeout_per_submission, report)
+    return write_reports(root, config, course, pairs, outcomes)
+
+
+def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pairs: list[tuple[str, str]],
+                count: int, timeout: float, report: Callable[[Outcome], None]) -> None:
+    """Grade ``pairs`` with ``count`` workers in scratch shards, then merge the shards into the course."""
+    jobs = student_jobs(pairs, Path(root) / course.submitted_directory)
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch_name:
-        scratch = Path(scratch_name)
-        folders = [scratch / f"shard{k}" for k in range(len(shards))]
-        dates = due_dates(course)
-        for folder, part in zip(folders, shards):
-            prepare_shard(folder, root, source_root(root, config), root / course.submitted_directory, part, dates)
-        threads = [threading.Thread(target=grade_shard, args=(f, p, timeout_per_submission, report))
-                   for f, p in zip(folders, shards)]
+        scratch, dates = Path(scratch_name), due_dates(course)
+        workers = [Worker(scratch / f"shard{k}") for k in range(count)]
+        for worker in workers:
+            prepare_shard(worker.shard, root, source_root(root, config), assignments, dates)
+        graded: dict[Path, list] = {}
+
+        def work(worker: Worker) -> None:
+            graded[worker.shard] = grade_shard(worker, jobs, timeout, report)
+        threads = [threading.Thread(target=work, args=(worker,)) for worker in workers]
         for thread in threads:
             thread.start()
-        register_in_course(root, config, assignments, scratch)
+        register_in_course(root, config, assignments, scratch)  # meanwhile, as `make release` would
         for thread in threads:
             thread.join()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes while nbgrader adds submissions
-            for folder, part in zip(folders, shards):
-                merge_shard(folder, course, part)
-    return write_reports(root, config, course, pairs, outcomes)
+            for shard, part in graded.items():
+                if part:
+                    merge_shard(shard, course, part)
 
 
 def write_reports(root: Path, config: Any, course: Any, pairs: list[tuple[str, str]],
@@ -717,6 +754,7 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--root", default=".", help="the course folder (default: here)")
     args = parser.parse_args(argv)
     os.environ.update(worker_env())  # nbgrader runs alembic from PATH; kernels inherit one thread each
+    warnings.simplefilter("ignore")  # SQLAlchemy's notes while nbgrader creates submissions
     if args.command == "shard":
         run_shard(Path(args.folder))
     elif args.command == "grade":

@@ -249,21 +249,30 @@ def test_parallel_grades_equal_sequential_nbgrader(graded, pristine: Path, tmp_p
     assert task_grades(course / "gradebook.db") == task_grades(sequential / "gradebook.db")
 
 
-def test_a_dead_worker_costs_only_its_submission(tmp_path: Path) -> None:
-    """grade_shard gives up on the submission a worker died on and finishes the others."""
-    events = iter([[{"event": "start", "assignment": "a", "student": "s1"}, {"event": "lost", "why": "died"}],
-                   [{"event": "start", "assignment": "a", "student": "s2"},
-                    {"event": "done", "assignment": "a", "student": "s2", "ok": True, "seconds": 1.0,
-                     "feedback": True, "log": ""}]])
+FAKE_WORKER = """
+import json, os, sys, time
+for line in sys.stdin:
+    assignment, student = json.loads(line)
+    if student == "kills_the_grader":
+        os._exit(3)
+    if student == "hangs_the_grader":
+        time.sleep(600)
+    print(json.dumps({"event": "done", "assignment": assignment, "student": student, "ok": True,
+                      "seconds": 0.0, "feedback": True, "log": ""}), flush=True)
+"""
+
+
+def test_a_dead_or_hung_grader_costs_only_its_submission(tmp_path: Path) -> None:
+    """The worker process itself dies or hangs: that submission fails, a fresh worker takes the rest."""
+    worker = grading.Worker(tmp_path, command=[sys.executable, "-c", FAKE_WORKER])
+    (tmp_path / "submitted").mkdir()
+    students = ["a_fine", "hangs_the_grader", "kills_the_grader", "z_fine"]
+    jobs = grading.student_jobs([("ex", s) for s in students], tmp_path / "class")
     outcomes: list[grading.Outcome] = []
-    original = grading.worker_events
-    grading.worker_events = lambda shard, pairs, timeout: iter(next(events))
-    try:
-        grading.grade_shard(tmp_path, [("a", "s1"), ("a", "s2")], 1.0, outcomes.append)
-    finally:
-        grading.worker_events = original
-    assert [(o.student, o.ok) for o in outcomes] == [("s1", False), ("s2", True)]
-    assert "died" in outcomes[0].problem
+    assert grading.grade_shard(worker, jobs, 3.0, outcomes.append) == [("ex", s) for s in students]
+    assert [(o.student, o.ok) for o in outcomes] == [("a_fine", True), ("hangs_the_grader", False),
+                                                     ("kills_the_grader", False), ("z_fine", True)]
+    assert "no result after 3 s" in outcomes[1].problem and "died (exit code 3)" in outcomes[2].problem
 
 
 # --- make check --------------------------------------------------------------------------------
