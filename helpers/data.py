@@ -245,7 +245,7 @@ def procrustes_pair(n: int = 200, d: int = 2, *, degrees: float = 40.0, scale: f
     ``y = g(scale · x R) + translation + noise``, with ``R`` the rotation by ``degrees`` when
     ``d == 2`` (else a random proper rotation), and ``g`` bending each coordinate,
     ``g(u) = u + warp · u³`` (``warp = 0``: a purely linear relation that Procrustes undoes exactly).
-    ``x`` is an anisotropic Gaussian cloud (so the rotation is identifiable).
+    ``x`` is a letter L when ``d == 2``, else an anisotropic uniform box (so the rotation is identifiable).
     """
     check_positive_int(n, "n", minimum=3)
     check_positive_int(d, "d", minimum=2)
@@ -256,10 +256,19 @@ def procrustes_pair(n: int = 200, d: int = 2, *, degrees: float = 40.0, scale: f
     shift = (np.arange(1, d + 1, dtype=float) if translation is None
              else _checked_vector(translation, "translation", d))
     rotation = rotation_2d(degrees) if d == 2 else random_rotation(d, seed=int(rng.integers(2**31)))
-    x = rng.normal(size=(n, d)) * np.linspace(1.0, 0.4, d)
+    x = _l_shape(n, rng) if d == 2 else rng.uniform(-1.5, 1.5, size=(n, d)) * np.linspace(1.0, 0.4, d)
     moved = scale * x @ rotation
     y = moved + warp * moved**3 + shift + rng.normal(scale=noise, size=(n, d))
     return ProcrustesPair(x, y, rotation, float(scale), shift)
+
+
+def _l_shape(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` points on a letter L (a long bar and a short leg, lightly jittered): any rotation shows."""
+    leg = rng.random(n) < 0.35
+    along = rng.uniform(-1.5, 1.5, size=n)
+    points = np.where(leg[:, None], np.column_stack([np.full(n, -1.5), 0.5 * along + 0.15]),
+                      np.column_stack([along, np.full(n, -0.6)]))
+    return points + rng.normal(scale=0.05, size=(n, 2))
 
 
 def _checked_vector(value: Sequence[float], name: str, d: int) -> np.ndarray:

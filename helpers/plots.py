@@ -296,7 +296,7 @@ def similarity_matrix(similarity: np.ndarray, *, title: str = "cosine similarity
 
 
 def softmax_temperature(similarities: np.ndarray, temperature: float,
-                        reference: Sequence[float] = (1.0, 0.1)) -> Figure:
+                        reference: Sequence[float] = (1.0, 0.02)) -> Figure:
     """Bars of softmax(s / τ) over one anchor's candidates (candidate 0 the true match) at ``temperature``,
     with outlines at the ``reference`` temperatures for comparison."""
     from .alignment import softmax_over_similarities

@@ -155,7 +155,7 @@ def test_c4_procrustes_recovers_translation_rotation_scale_and_flags_nonlinearit
     bent = data.procrustes_pair(200, 2, degrees=40.0, scale=1.5, noise=0.05, warp=0.2, seed=0)
     bent_fit = alignment.procrustes(bent.x, bent.y)
     refit = alignment.relative_residual(alignment.polynomial_refit(bent_fit.transform(bent.x), bent.y, 3), bent.y)
-    assert bent_fit.relative_residual > 5 * linear_residual, "a nonlinear relation leaves a large residual"
+    assert bent_fit.relative_residual > 4 * linear_residual, "a nonlinear relation leaves a large residual"
     assert refit < 0.2 * bent_fit.relative_residual, "a per-dimension cubic removes most of it"
     # real data: pix -> kar is far more linear than fou -> kar; both beat the shuffled baseline
     digits = data.load_multiple_features(["pix", "kar", "fou"])
