@@ -42,13 +42,24 @@ from .train import as_tensors, fit, predict, seeded
 FUSED: tuple[str, ...] = ("early", "late", "poe")
 
 
+_THREAD_LIMIT_DEPTH = [0]
+
+
 @contextlib.contextmanager
 def _single_threaded() -> Iterator[None]:
-    """BLAS and torch on one thread: small fits only lose time to synchronisation on a busy machine."""
+    """BLAS and torch on one thread: small fits only lose time to synchronisation on a busy machine.
+    Re-entrant: only the outermost block pays threadpoolctl's few milliseconds."""
+    if _THREAD_LIMIT_DEPTH[0]:
+        yield
+        return
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(1), _one_thread():
-        yield
+    _THREAD_LIMIT_DEPTH[0] += 1
+    try:
+        with threadpool_limits(1), _one_thread():
+            yield
+    finally:
+        _THREAD_LIMIT_DEPTH[0] -= 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,6 +182,12 @@ def cross_validated_accuracies(views: Mapping[str, np.ndarray], labels: np.ndarr
     check_positive_int(n_repeats, "n_repeats")
     n_classes = int(labels.max()) + 1
     rng = rng_from(seed)
+    with _single_threaded():
+        return _repeat_cross_validation(views, labels, n_splits, n_repeats, C, n_classes, rng)
+
+
+def _repeat_cross_validation(views: dict[str, np.ndarray], labels: np.ndarray, n_splits: int, n_repeats: int,
+                             C: float, n_classes: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     results: dict[str, list[float]] = {}
     for _ in range(n_repeats):
         fold = stratified_folds(labels, n_splits, rng)
@@ -312,6 +329,7 @@ class ViewSplit:
     y_test: np.ndarray
 
 
+@_single_threaded()
 def digit_split(*, n_components: int = 20, n_train: int = 1000, seed: int = 0) -> ViewSplit:
     """The six UCI digit views, each standardised and reduced to its top ``n_components`` principal
     components (all 6 for ``mor``), on a seeded random split of ``n_train`` training digits."""
@@ -350,6 +368,7 @@ class Complementarity:
     log_probs: list[np.ndarray]
 
 
+@_single_threaded()
 def complementarity(split: ViewSplit, *, C: float = 1.0, n_correlations: int = 5) -> Complementarity:
     """Every view alone, every pair and all views fused (logistic regression on the concatenation),
     the gain of a pair over its better member, and how predictable each view is from another."""
@@ -446,6 +465,7 @@ MISSING_VIEW_METHODS: tuple[str, ...] = ("early fusion, zero-fill", "early fusio
                                          "PoE of the present views")
 
 
+@_single_threaded()
 def missing_views_curves(split: ViewSplit, rates: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8), *,
                          dropout_rate: float = 0.6, hidden: int = 32, epochs: int = 10, C: float = 1.0,
                          seed: int = 0, log_probs: Sequence[np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -495,6 +515,7 @@ def _mean_impute(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [np.where(np.isnan(x), mean, x) for x in (train, *others)]
 
 
+@_single_threaded()
 def missingness_strategies(train: "object", tests: Mapping[str, "object"], *, C: float = 1.0,
                            dropout_rate: float = 0.3, hidden: int = 32, epochs: int = 10,
                            seed: int = 0) -> dict[str, dict[str, float]]:
@@ -561,6 +582,7 @@ def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -
     return Reliability(conf, acc, count, ece, float(confidence.mean()), float(correct.mean()))
 
 
+@_single_threaded()
 def diagnosis_calibration(train: "object", test: "object", *, C: float = 1.0, n_bins: int = 10
                           ) -> dict[str, Reliability]:
     """Calibration of the clinical expert, the imaging expert (trained on imaged cases), and their
