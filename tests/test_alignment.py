@@ -353,3 +353,54 @@ def test_ex02_hidden_tests_refuse_delegating_to_helpers() -> None:
 
     with pytest.raises((AssertionError, HelpersDisabledError)):
         run_test_cell(EX02, "test_expected_recall_at_k", replace={"expected_recall_at_k": delegating})
+
+
+# --- the chapter's figures and widgets --------------------------------------------------------
+
+def test_chapter_figures_are_figures_with_the_expected_panels() -> None:
+    from matplotlib.figure import Figure
+
+    from helpers import plots
+
+    demo = data.latent_pairs(50, n_classes=1, d_shared=2, d_private=0, dims=(2, 2), seed=0)
+    pair = data.procrustes_pair(50, 2, seed=0)
+    fit = alignment.procrustes(pair.x, pair.y)
+    grads = alignment.triplet_gradients(np.zeros(2), np.ones(2), -np.ones(2))
+    distances = alignment.pair_distances(np.eye(4), np.eye(4)[::-1])
+    table = {"raw": {"recall@1": 0.1, "recall@5": 0.3, "probe@1": 0.4, "probe@5": 0.6},
+             "aligned": {"recall@1": 0.5, "recall@5": 0.8, "probe@1": 0.7, "probe@5": 0.9}}
+    figures = {
+        "paired_views": (plots.paired_views(demo.shared, demo.x, demo.y, demo.shared[:, 0]), 3),
+        "procrustes": (plots.procrustes_before_after(pair.x, pair.y, fit.transform(pair.x)), 2),
+        "triplet": (plots.triplet_geometry(np.zeros(2), np.ones(2), -np.ones(2), grads), 1),
+        "distances": (plots.distance_histograms(distances, distances), 2),
+        "similarity": (plots.similarity_matrix(np.eye(3)), 2),  # the heatmap and its colour bar
+        "softmax": (plots.softmax_temperature(np.array([0.9, 0.1, 0.5]), 0.1), 1),
+        "comparison": (plots.representation_comparison(table), 2),
+    }
+    for name, (figure, panels) in figures.items():
+        assert isinstance(figure, Figure), name
+        assert len(figure.axes) == panels, f"{name}: {len(figure.axes)} axes"
+    heights = [patch.get_height() for patch in figures["softmax"][0].axes[0].patches]
+    np.testing.assert_allclose(heights, alignment.softmax_over_similarities([0.9, 0.1, 0.5], 0.1))
+
+
+def test_chapter_widgets_redraw_when_a_slider_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers import plots, widgets
+
+    title = widgets.procrustes_figure(degrees=-90.0, noise=0.0).get_suptitle()
+    assert "recovered: -90.0 deg" in title and "s = 1.50" in title
+    calls: list[tuple] = []
+    draw_procrustes, draw_softmax = plots.procrustes_before_after, plots.softmax_temperature
+    monkeypatch.setattr(plots, "procrustes_before_after",
+                        lambda *a, **k: calls.append(("procrustes", k["title"])) or draw_procrustes(*a, **k))
+    monkeypatch.setattr(plots, "softmax_temperature",
+                        lambda s, t: calls.append(("softmax", t)) or draw_softmax(s, t))
+    box = widgets.procrustes_explorer()
+    sliders = box.children[0].children
+    assert [s.description for s in sliders] == ["rotation (deg)", "noise", "warp"]
+    sliders[0].value = -90.0
+    assert len(calls) == 2 and "true: -90 deg" in calls[-1][1]
+    box = widgets.temperature_explorer(np.array([0.9, 0.1, 0.5]))
+    box.children[0].children[0].value = 1.0
+    assert calls[-2:] == [("softmax", 0.1), ("softmax", 1.0)]
