@@ -9,6 +9,9 @@ c.CourseDirectory.release_directory = "exercises"
 # A hung cell fails alone: with interrupt_on_timeout left True it scores 0 and the rest is graded.
 c.Execute.timeout = 120
 c.Execute.execute_retries = 2
+# Plain tracebacks: IPython's default context mode prints the lines *after* a failing visible assert,
+# which are the first lines of the hidden block (its own `%xmode Minimal` has not run yet).
+c.Execute.extra_arguments = ["--InteractiveShell.xmode=Plain"]
 
 # Students get a stub to replace, never the solution.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
