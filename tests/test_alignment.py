@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import scipy.linalg
 import torch
 import torch.nn.functional as F
@@ -404,3 +406,16 @@ def test_chapter_widgets_redraw_when_a_slider_moves(monkeypatch: pytest.MonkeyPa
     box = widgets.temperature_explorer(np.array([0.9, 0.1, 0.5]))
     box.children[0].children[0].value = 1.0
     assert calls[-2:] == [("softmax", 0.1), ("softmax", 1.0)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(d=st.integers(2, 6), scale=st.floats(0.1, 10.0), seed=st.integers(0, 10_000))
+def test_procrustes_undoes_any_similarity_transform(d: int, scale: float, seed: int) -> None:
+    """Property: y = s x R + t without noise is recovered exactly, for any proper rotation and scale."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(3 * d, d))
+    rotation, shift = data.random_rotation(d, seed=seed), rng.normal(size=d)
+    fit = alignment.procrustes(x, scale * x @ rotation + shift)
+    np.testing.assert_allclose(fit.rotation, rotation, atol=1e-6)
+    np.testing.assert_allclose(fit.scale, scale, rtol=1e-8)
+    np.testing.assert_allclose(fit.translation, shift, atol=1e-6 * max(1.0, scale))
