@@ -203,12 +203,6 @@ def _repeat_cross_validation(views: dict[str, np.ndarray], labels: np.ndarray, n
     return {method: np.asarray(values) for method, values in results.items()}
 
 
-def binomial_standard_error(accuracy: float, n: int) -> float:
-    """√(a(1 − a)/n): the sampling spread of an accuracy measured on n independent examples."""
-    accuracy = check_in_range(accuracy, "accuracy", 0.0, 1.0)
-    return float(np.sqrt(accuracy * (1 - accuracy) / check_positive_int(n, "n")))
-
-
 # ---------------------------------------------------------------------------------------------
 # 1b. Alignment between two views: canonical correlations and a gene–lipid map
 # ---------------------------------------------------------------------------------------------

@@ -222,7 +222,6 @@ def test_gene_lipid_alignment_survives_held_out_mice(mice) -> None:
     # the first canonical pair separates the genotypes
     u = mapping.variates[:, 0]
     genotype = mice.targets["genotype"]
-    assert min(u[genotype == 0].min(), u[genotype == 1].min()) >= -np.inf
     assert abs(u[genotype == 0].mean() - u[genotype == 1].mean()) > 1.5
 
 
@@ -303,10 +302,6 @@ def test_chapter_figures_and_widget_draw(views6, nutrimouse_cv, mice) -> None:
 
 
 # --- the capstone's hidden tests catch weak solutions -------------------------------------------
-
-
-def _present(view: np.ndarray | None) -> np.ndarray | None:
-    return None if view is None else np.asarray(view, dtype=float)
 
 
 def single_view_only(train_views, train_labels, test_views):
