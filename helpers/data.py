@@ -146,6 +146,7 @@ def make_gaussian_views(n: int, sigmas: Sequence[float], *, dim: int = 1,
 
 from ._checks import check_in_range, check_positive_int, rng_from  # noqa: E402  (this section's checks)
 
+
 @dataclass(frozen=True)
 class PairedViews:
     """Paired observations ``x[i]`` ↔ ``y[i]`` of one example seen by two modalities.
