@@ -17,13 +17,15 @@ Submodules load on first use, so ``import helpers`` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import random
 from types import ModuleType
+from typing import Iterator
 
 import numpy as np
 
-__all__ = ["device", "seed_everything"]
+__all__ = ["device", "seed_everything", "single_thread"]
 
 _SUBMODULES = {"principles", "alignment", "fusion", "challenges", "applications",
                "data", "train", "plots", "widgets", "testing"}
@@ -56,3 +58,31 @@ def seed_everything(seed: int) -> None:
     random.seed(int(seed))
     np.random.seed(int(seed) % 2**32)
     torch.manual_seed(int(seed))
+
+
+_SINGLE_THREAD_DEPTH = [0]  # nesting depth of single_thread blocks (only the outermost sets limits)
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """Run a block with torch and the BLAS libraries on one thread, restoring both afterwards.
+
+    The course's models and matrices are small: extra threads only add synchronisation, and on a
+    busy machine (or beside other kernels) they can make a fit tens of times slower. Re-entrant:
+    nested blocks cost nothing.
+    """
+    if _SINGLE_THREAD_DEPTH[0]:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    _SINGLE_THREAD_DEPTH[0] += 1
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(threads)
+        _SINGLE_THREAD_DEPTH[0] -= 1

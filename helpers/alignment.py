@@ -9,9 +9,8 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -21,24 +20,6 @@ from torch import nn
 from . import train
 from ._checks import as_array, check_choice, check_in_range, check_positive_int, check_same_length, rng_from
 
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run a block with one torch thread and one BLAS thread, restoring both afterwards.
-
-    The chapter's models and matrices are tiny: extra threads only add synchronisation, and on a
-    busy 2-core machine they made InfoNCE training an order of magnitude slower.
-    """
-    from threadpoolctl import threadpool_limits
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +123,7 @@ def procrustes_diagnostics(x: np.ndarray, y: np.ndarray, *, degree: int = 3, see
     polynomial of ``degree``), ``shuffled`` (Procrustes after breaking the pairing: the no-relation
     baseline, ≈ 1), and ``recall@1`` of finding y_i from the aligned x_i by cosine similarity.
     """
-    with one_thread():
+    with train.single_thread():
         fit = procrustes(x, y)
         aligned = fit.transform(x)
         shuffled = procrustes(x, np.asarray(y)[rng_from(seed).permutation(len(y))])
@@ -166,7 +147,7 @@ def pca_project(views: Sequence[np.ndarray], dim: int) -> list[np.ndarray]:
             raise ValueError(f"dim must be at most min(n, d) = {min(view.shape)} for views[{i}], got {dim}")
         std = view.std(axis=0)
         centred = (view - view.mean(axis=0)) / np.where(std > 0, std, 1.0)
-        with one_thread():
+        with train.single_thread():
             _, _, vt = np.linalg.svd(centred, full_matrices=False)
         projected.append(centred @ vt[:dim].T)
     return projected
@@ -338,7 +319,7 @@ def train_alignment(model: DualEncoder, x: np.ndarray, y: np.ndarray, *, objecti
     def loss_fn(m: DualEncoder, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         return alignment_loss(m, xb, yb, objective=objective, margin=margin, temperature=temperature)
 
-    with one_thread():
+    with train.single_thread():
         return train.fit(model, loss_fn, train.as_tensors(x, y), epochs=epochs, lr=lr,
                          batch_size=batch_size, seed=seed, progress=progress, desc=objective)
 
@@ -442,7 +423,7 @@ def compare_representations(features: Mapping[str, tuple[tuple[np.ndarray, np.nd
     retrieving y from x on the test pairs (cosine similarity), and the few-label probe accuracy
     of the x-view features. Returns ``{name: {"recall@1": …, "probe@5": …, …}}``."""
     table: dict[str, dict[str, float]] = {}
-    with one_thread():
+    with train.single_thread():
         for name, ((train_x, _train_y), (test_x, test_y)) in features.items():
             similarity = cosine_similarities(np.asarray(test_x, float), np.asarray(test_y, float)).numpy()
             table[name] = {f"recall@{k}": recall_at_k(similarity, k) for k in ks}

@@ -15,10 +15,9 @@ Labels are +-1 in the exact (theory) functions and 0/1 in the trained ones, as i
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy.optimize import brentq, linprog, minimize
@@ -26,16 +25,7 @@ from scipy.special import expit, ndtr
 
 from ._checks import as_array, check_in_range, check_positive_int, check_same_length, rng_from
 from .data import make_gaussian_views
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run small fits single-threaded: on a busy 2-core machine, BLAS thread pools spinning on
-    tiny problems are tens of times slower than one thread."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
+from . import single_thread
 
 
 @dataclass(frozen=True)
@@ -74,7 +64,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, c: float = 1.0) -> LogisticMod
         loss = np.sum(np.logaddexp(0.0, z) - labels * z) + theta[:d] @ theta[:d] / (2 * c)
         return float(loss), np.append(features.T @ residual + theta[:d] / c, residual.sum())
 
-    with _one_thread():
+    with single_thread():
         result = minimize(loss_and_gradient, np.zeros(d + 1), jac=True, method="L-BFGS-B",
                           options={"maxiter": 500, "gtol": 1e-8})
     return LogisticModel(weights=result.x[:d].copy(), bias=float(result.x[d]))
@@ -166,13 +156,8 @@ def _xor_mlp(train: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> Callab
 
     with seeded(seed):
         model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 2))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        fit(model, lambda m, xb, yb: torch.nn.functional.cross_entropy(m(xb), yb), as_tensors(train, y),
-            epochs=epochs, lr=0.05, batch_size=100, seed=seed, progress=False)
-    finally:
-        torch.set_num_threads(threads)
+    fit(model, lambda m, xb, yb: torch.nn.functional.cross_entropy(m(xb), yb), as_tensors(train, y),
+        epochs=epochs, lr=0.05, batch_size=100, seed=seed, progress=False)
 
     def probability(x: np.ndarray) -> np.ndarray:
         logits = predict(model, *as_tensors(np.asarray(x, dtype=float)))

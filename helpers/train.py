@@ -15,28 +15,11 @@ import torch
 from tqdm.auto import tqdm
 
 from . import device as default_device
+from . import single_thread
 from ._checks import check_choice, check_in_range, check_positive_int, check_same_length
 
 LossFn = Callable[..., torch.Tensor]
 AfterBackward = Callable[[torch.nn.Module], "dict[str, float] | None"]
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run a block with torch and the BLAS libraries on one thread, restoring both afterwards.
-
-    The course's models and matrices are small: extra threads only add synchronisation, and on a
-    busy machine (or beside other kernels) they can make a fit many times slower.
-    """
-    from threadpoolctl import threadpool_limits
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
