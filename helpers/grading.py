@@ -2,8 +2,8 @@
 
 * ``python -m helpers.grading grade [--assignment A] [--student S] [--workers N]`` (instructor):
   autogrades every submission ``submitted/<student>/<assignment>/<notebook>.ipynb``, one worker per
-  core, each worker grading a shard of the students in a scratch course of its own (its own SQLite
-  gradebook); the shards are then merged into the course gradebook (``CourseDirectory.db_url``:
+  core, each worker taking students from a shared queue into its shard, a scratch course with its own
+  SQLite gradebook; the shards are then merged into the course gradebook (``CourseDirectory.db_url``:
   SQLite by default, PostgreSQL when the config says so). Then it writes ``grades.csv``, HTML
   feedback in ``feedback/<student>/<assignment>/`` (hidden tests removed) and ``grades-summary.png``.
 * ``python -m helpers.grading check exNN`` (self-learner): grades ``work/exNN_*/`` against the hidden
