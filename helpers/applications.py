@@ -24,42 +24,22 @@ chapter 04's torch models trained through ``helpers.train.fit``.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from functools import reduce
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import single_thread
 from ._checks import (as_array, check_in_range, check_positive_int, check_same_length, rng_from)
 from .challenges import MissingAwareFusion, mark_missing, train_missing_aware
-from .fusion import _one_thread, expected_calibration_error, mixture_of_experts, product_of_experts
+from .fusion import expected_calibration_error, mixture_of_experts, product_of_experts
 from .train import as_tensors, fit, predict, seeded
 
 FUSED: tuple[str, ...] = ("early", "late", "poe")
-
-
-_THREAD_LIMIT_DEPTH = [0]
-
-
-@contextlib.contextmanager
-def _single_threaded() -> Iterator[None]:
-    """BLAS and torch on one thread: small fits only lose time to synchronisation on a busy machine.
-    Re-entrant: only the outermost block pays threadpoolctl's few milliseconds."""
-    if _THREAD_LIMIT_DEPTH[0]:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    _THREAD_LIMIT_DEPTH[0] += 1
-    try:
-        with threadpool_limits(1), _one_thread():
-            yield
-    finally:
-        _THREAD_LIMIT_DEPTH[0] -= 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,7 +75,7 @@ def logistic_expert(x: np.ndarray, y: np.ndarray, *, C: float = 1.0):  # noqa: A
     check_in_range(C, "C", 0.0, np.inf, low_open=True)
     if len(np.unique(y)) < 2:
         raise ValueError("y must hold at least two classes to fit a classifier")
-    with _single_threaded():
+    with single_thread():
         return LogisticRegression(C=C, max_iter=500, tol=1e-3).fit(x, y)
 
 
@@ -182,7 +162,7 @@ def cross_validated_accuracies(views: Mapping[str, np.ndarray], labels: np.ndarr
     check_positive_int(n_repeats, "n_repeats")
     n_classes = int(labels.max()) + 1
     rng = rng_from(seed)
-    with _single_threaded():
+    with single_thread():
         return _repeat_cross_validation(views, labels, n_splits, n_repeats, C, n_classes, rng)
 
 
@@ -214,7 +194,7 @@ def pca_scores(train: np.ndarray, *others: np.ndarray, n_components: int) -> lis
     check_positive_int(n_components, "n_components")
     scaled = standardise(train, *others)
     k = min(n_components, *scaled[0].shape)
-    with _single_threaded():
+    with single_thread():
         axes = np.linalg.svd(scaled[0], full_matrices=False)[2][:k]
     return [x @ axes.T for x in scaled]
 
@@ -245,7 +225,7 @@ def held_out_canonical_correlation(x: np.ndarray, y: np.ndarray, *, n_components
     n = check_same_length(x=x, y=y)
     fold = rng_from(seed).permutation(n) % check_positive_int(n_splits, "n_splits", minimum=2)
     u_out, v_out = np.zeros(n), np.zeros(n)
-    with _single_threaded():
+    with single_thread():
         px, py = pca_scores(x, n_components=n_components)[0], pca_scores(y, n_components=n_components)[0]
         cca = CCA(n_components=1, max_iter=1000).fit(px, py)
         u, v = cca.transform(px, py)
@@ -293,7 +273,7 @@ def gene_lipid_map(genes: np.ndarray, lipids: np.ndarray, gene_names: Sequence[s
         raise ValueError(f"gene_names and lipid_names must name every column: {genes.shape[1]} and "
                          f"{lipids.shape[1]} names, got {len(gene_names)} and {len(lipid_names)}")
     top = check_positive_int(top, "top")
-    with _single_threaded():
+    with single_thread():
         px, py = pca_scores(genes, n_components=n_components)[0], pca_scores(lipids, n_components=n_components)[0]
         u, v = (a[:, 0] for a in CCA(n_components=1, max_iter=1000).fit(px, py).transform(px, py))
     if np.corrcoef(u, v)[0, 1] < 0:
@@ -323,7 +303,7 @@ class ViewSplit:
     y_test: np.ndarray
 
 
-@_single_threaded()
+@single_thread()
 def digit_split(*, n_components: int = 20, n_train: int = 1000, seed: int = 0) -> ViewSplit:
     """The six UCI digit views, each standardised and reduced to its top ``n_components`` principal
     components (all 6 for ``mor``), on a seeded random split of ``n_train`` training digits."""
@@ -362,7 +342,7 @@ class Complementarity:
     log_probs: list[np.ndarray]
 
 
-@_single_threaded()
+@single_thread()
 def complementarity(split: ViewSplit, *, C: float = 1.0, n_correlations: int = 5) -> Complementarity:
     """Every view alone, every pair and all views fused (logistic regression on the concatenation),
     the gain of a pair over its better member, and how predictable each view is from another."""
@@ -449,7 +429,7 @@ def train_with_view_dropout(views: Sequence[np.ndarray], labels: np.ndarray, *, 
     check_same_length(labels=labels, views=views[0])
     with seeded(seed):
         model = MissingAwareFusion([v.shape[1] for v in views], hidden, int(labels.max()) + 1, fill)
-    with _single_threaded():
+    with single_thread():
         fit(model, view_dropout_loss(rate, seed), as_tensors(*views, labels), epochs=epochs, lr=lr, seed=seed,
             desc=f"view dropout {rate}")
     return model
@@ -459,7 +439,7 @@ MISSING_VIEW_METHODS: tuple[str, ...] = ("early fusion, zero-fill", "early fusio
                                          "PoE of the present views")
 
 
-@_single_threaded()
+@single_thread()
 def missing_views_curves(split: ViewSplit, rates: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8), *,
                          dropout_rate: float = 0.6, hidden: int = 32, epochs: int = 10, C: float = 1.0,
                          seed: int = 0, log_probs: Sequence[np.ndarray] | None = None) -> dict[str, np.ndarray]:
@@ -489,7 +469,7 @@ def missing_views_curves(split: ViewSplit, rates: Sequence[float] = (0.0, 0.2, 0
         present = random_view_mask(len(split.y_test), len(split.test), rate, seed=seed + 100 + i)
         views = as_tensors(*mark_missing(split.test, present))
         for name, model in models.items():
-            with _single_threaded():
+            with single_thread():
                 curves[name].append(float(np.mean(predict(model, *views).argmax(1).numpy() == split.y_test)))
         fused = poe_present(log_probs, present, log_prior)
         curves[MISSING_VIEW_METHODS[2]].append(float(np.mean(fused.argmax(1) == split.y_test)))
@@ -509,7 +489,7 @@ def _mean_impute(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [np.where(np.isnan(x), mean, x) for x in (train, *others)]
 
 
-@_single_threaded()
+@single_thread()
 def missingness_strategies(train: "object", tests: Mapping[str, "object"], *, C: float = 1.0,
                            dropout_rate: float = 0.3, hidden: int = 32, epochs: int = 10,
                            seed: int = 0) -> dict[str, dict[str, float]]:
@@ -531,12 +511,12 @@ def missingness_strategies(train: "object", tests: Mapping[str, "object"], *, C:
     y = train.labels
     naive = logistic_expert(np.hstack([clinical[0], filled[0]]), y, C=C)
     indicator = logistic_expert(np.hstack([clinical[0], filled[0], flags[0]]), y, C=C)
-    with _single_threaded():
+    with single_thread():
         dropout = train_missing_aware([clinical[0], imaging[0]], y, fill="learned", dropout_rate=dropout_rate,
                                       hidden=hidden, epochs=epochs, seed=seed)
     out: dict[str, dict[str, float]] = {}
     for k, (name, d) in enumerate(tests.items(), start=1):
-        with _single_threaded():
+        with single_thread():
             logits = predict(dropout, *as_tensors(clinical[k], imaging[k])).numpy()
         out[name] = {
             "mean imputation": float(np.mean(naive.predict(np.hstack([clinical[k], filled[k]])) == d.labels)),
@@ -576,7 +556,7 @@ def reliability_curve(probs: np.ndarray, labels: np.ndarray, n_bins: int = 10) -
     return Reliability(conf, acc, count, ece, float(confidence.mean()), float(correct.mean()))
 
 
-@_single_threaded()
+@single_thread()
 def diagnosis_calibration(train: "object", test: "object", *, C: float = 1.0, n_bins: int = 10
                           ) -> dict[str, Reliability]:
     """Calibration of the clinical expert, the imaging expert (trained on imaged cases), and their
