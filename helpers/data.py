@@ -434,8 +434,8 @@ def _unit_rows(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
 
 
 def make_dominance_data(n: int, seed: int | np.random.Generator = 0, *, n_classes: int = 4, dim: int = 8,
-                        strong_separation: float = 5.0, weak_separation: float = 2.0,
-                        strong_scale: float = 10.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                        strong_separation: float = 5.0, weak_separation: float = 3.0,
+                        strong_scale: float = 5.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Two views of a K-class label where view v dominates (text: 训练动态与模态主导).
 
     Class k has unit-length means m_v[k], m_t[k] (fixed, the same for every seed); the views are

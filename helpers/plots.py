@@ -493,7 +493,8 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
                    window: int = 10) -> Figure:
     """Chapter 04, modality dominance: one column per training run (``challenges.DominanceRun``).
 
-    Top: the gradient-norm ratio ‖∇θv L‖/‖∇θt L‖ per step (running mean, log scale), the threshold and
+    Top: the monitor's gradient-norm ratio (larger branch norm over smaller; ‖∇θv L‖/‖∇θt L‖ while v
+    dominates) per step (running mean, log scale), the threshold and
     the step where the monitor fired (and, with gradient scaling, the ratio after rescaling).
     Bottom: the weak branch's own test accuracy during training, beside what it reaches alone.
     """
@@ -501,7 +502,7 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
     for col, run in enumerate(runs):
         top, bottom = axes[col], axes[len(runs) + col]
         history = run.history
-        top.plot(_smooth(history["ratio"], window), color=COLORS["vision"], label="ratio v/t")
+        top.plot(_smooth(history["ratio"], window), color=COLORS["vision"], label="ratio larger/smaller")
         if "ratio_applied" in history:
             offset = len(history["ratio"]) - len(history["ratio_applied"])
             top.plot(np.arange(offset, len(history["ratio"])), history["ratio_applied"],

@@ -190,28 +190,60 @@ def test_bad_input_raises_a_clear_value_error(call, message) -> None:
 # --- claims C10–C12, with the chapter's seeds -------------------------------------------------
 
 
+SGD = dict(optimiser="sgd", lr=0.005, epochs=10, seed=1)  # the chapter's settings
+
+
 @pytest.fixture(scope="module")
-def dominance():
-    train, test = data.make_dominance_data(1200, seed=0), data.make_dominance_data(1000, seed=1)
-    runs = {remedy: challenges.run_dominance(train, test, remedy=remedy, threshold=5.0, epochs=10, seed=0,)
+def dominance_data():
+    return data.make_dominance_data(1200, seed=0), data.make_dominance_data(1000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def dominance(dominance_data):
+    train, test = dominance_data
+    runs = {remedy: challenges.run_dominance(train, test, remedy=remedy, threshold=5.0, **SGD)
             for remedy in ("none", "scale", "adaptive")}
-    alone = challenges.unimodal_accuracy(train[1], train[2], test[1], test[2], epochs=10, seed=0)
+    alone = challenges.unimodal_accuracy(train[1], train[2], test[1], test[2], **SGD)
     return runs, alone
 
 
 def test_c10_dominance_detected_and_rebalanced(dominance) -> None:
     runs, alone = dominance
     for run in runs.values():
-        assert run.triggered_at is not None and max(run.history["ratio"]) > 5.0
+        assert run.triggered_at == 0 and max(run.history["ratio"]) > 5.0, "the monitor fires at the first step"
         assert run.accuracy["fused"] > 0.95 and run.accuracy["v"] > 0.95
     assert np.median(runs["none"].history["ratio"]) > 5.0, "v's gradients dominate through training"
-    assert runs["none"].accuracy["t"] < alone - 0.2, "without a remedy the weak branch stays far below its own level"
+    assert alone > 0.9
+    assert runs["none"].accuracy["t"] < alone - 0.3, "without a remedy the weak branch stays far below its own level"
     np.testing.assert_allclose(runs["scale"].history["ratio_applied"], 1.0, rtol=1e-4)
-    assert runs["adaptive"].accuracy["t"] > runs["none"].accuracy["t"] + 0.2
+    # under SGD the step is proportional to the gradient: scaling slows v and the weak branch learns more
+    assert runs["scale"].accuracy["t"] > runs["none"].accuracy["t"] + 0.1
+    assert runs["adaptive"].accuracy["t"] > runs["scale"].accuracy["t"] + 0.1
     assert runs["adaptive"].accuracy["t"] > alone - 0.05, "adaptive weights bring t to its unimodal level"
     assert np.median(runs["adaptive"].history["ratio"][-50:]) < np.median(runs["none"].history["ratio"][-50:]) / 2
-    # under Adam, rescaling a whole branch's gradient changes the weak branch little (the chapter explains why)
-    assert abs(runs["scale"].accuracy["t"] - runs["none"].accuracy["t"]) < 0.1
+
+
+def test_c10_gradient_scaling_helps_for_most_initialisations(dominance_data) -> None:
+    """Not a property of the chapter's seed alone: over six initialisations, gradient scaling raises the weak
+    branch's own accuracy in at least five, and by more than 0.1 on average."""
+    train, test = dominance_data
+    gains = []
+    for seed in range(6):
+        weak = {remedy: challenges.run_dominance(train, test, remedy=remedy, **{**SGD, "seed": seed}).accuracy["t"]
+                for remedy in ("none", "scale")}
+        gains.append(weak["scale"] - weak["none"])
+    assert sum(gain > 0.05 for gain in gains) >= 5 and np.mean(gains) > 0.1, gains
+
+
+def test_c10_under_adam_scaling_barely_acts(dominance_data, dominance) -> None:
+    """The chapter's question: Adam normalises each parameter's step, so the weak branch already learns more
+    without a remedy, and rescaling a branch's gradient changes almost nothing."""
+    train, test = dominance_data
+    runs, _ = dominance
+    adam = {remedy: challenges.run_dominance(train, test, remedy=remedy, threshold=5.0, optimiser="adam", lr=0.01,
+                                             epochs=10, seed=1).accuracy["t"] for remedy in ("none", "scale")}
+    assert adam["none"] > runs["none"].accuracy["t"] + 0.2
+    assert abs(adam["scale"] - adam["none"]) < 0.05
 
 
 def test_c10_figure(dominance) -> None:
