@@ -50,9 +50,10 @@ def helpers_disabled(namespace: MutableMapping[str, Any] | None = None) -> Itera
     saved_modules: list[tuple[Any, str, Any]] = []
     saved_names: list[tuple[str, Any]] = []
     stubs: dict[int, Any] = {}
-    for module_name in CHAPTER_MODULES:
-        module = importlib.import_module(f"helpers.{module_name}") if _public_members(module_name) else None
-        for name, value in _public_members(module_name).items():
+    members = {name: _public_members(name) for name in CHAPTER_MODULES}  # imports them all first, so
+    for module_name in CHAPTER_MODULES:                                 # none binds a stub on import
+        module = importlib.import_module(f"helpers.{module_name}") if members[module_name] else None
+        for name, value in members[module_name].items():
             stub = _stub(f"helpers.{module_name}.{name}")
             stubs[id(value)] = stub
             saved_modules.append((module, name, value))
