@@ -18,9 +18,8 @@ models; masks are boolean with ``True`` marking a real (non-padding) token.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -409,18 +408,6 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
 # ---------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run a block with torch on one CPU thread (the chapter's models are tiny: extra threads only
-    add synchronisation, and on a busy 2-core machine they compete), restoring the setting after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def train_classifier(model: nn.Module, inputs: Sequence[torch.Tensor], labels: torch.Tensor, *,
                      epochs: int, lr: float = 1e-2, batch_size: int = 64, seed: int = 0,
                      desc: str = "training", progress: bool = True) -> dict[str, list[float]]:
@@ -430,9 +417,8 @@ def train_classifier(model: nn.Module, inputs: Sequence[torch.Tensor], labels: t
     def loss_fn(net: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(net(*batch[:-1]), batch[-1])
 
-    with _one_thread():
-        return fit(model, loss_fn, (*inputs, labels), epochs=epochs, lr=lr, batch_size=batch_size,
-                   seed=seed, desc=desc, progress=progress)
+    return fit(model, loss_fn, (*inputs, labels), epochs=epochs, lr=lr, batch_size=batch_size,
+               seed=seed, desc=desc, progress=progress)
 
 
 def train_branches_separately(model: LateFusion, inputs: Sequence[torch.Tensor], labels: torch.Tensor, *,
@@ -451,9 +437,8 @@ def train_branches_separately(model: LateFusion, inputs: Sequence[torch.Tensor],
     def loss_fn(net: LateFusion, *batch: torch.Tensor) -> torch.Tensor:
         return sum(nn.functional.cross_entropy(logits, batch[-1]) for logits in net.unimodal_logits(*batch[:-1]))
 
-    with _one_thread():
-        return fit(model, loss_fn, (*inputs, labels), epochs=epochs, lr=lr, batch_size=batch_size,
-                   seed=seed, desc=desc, progress=progress)
+    return fit(model, loss_fn, (*inputs, labels), epochs=epochs, lr=lr, batch_size=batch_size,
+               seed=seed, desc=desc, progress=progress)
 
 
 def gaussian_class_log_posterior(x: np.ndarray, means: np.ndarray, sigma: float,
