@@ -161,6 +161,8 @@ def due_dates(course: Any) -> dict[str, str]:
     """Due dates the course gradebook holds (nbgrader db assignment add --duedate), for late penalties."""
     from nbgrader.api import Gradebook
 
+    if course.db_url.startswith("sqlite:///") and not Path(course.db_url[len("sqlite:///"):]).exists():
+        return {}  # no gradebook yet, so no due dates (and no need to create it before the workers start)
     with Gradebook(course.db_url, course.course_id) as gradebook:
         return {a.name: a.duedate.isoformat() for a in gradebook.assignments if a.duedate}
 
