@@ -59,14 +59,14 @@ def notebook_table() -> None:
     notebooks = sorted((ROOT / "chapters").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*/*.ipynb"))
     with tempfile.TemporaryDirectory() as scratch:
         floor = run_notebook(floor_notebook(Path(scratch)), Path(scratch))
-    print(f"{'notebook':44s} {'seconds':>8s} {'peak MiB':>9s} {'× floor':>8s}")
-    print(f"{'(floor: import helpers, torch)':44s} {floor['seconds']:8.1f} {floor['peak_mib']:9.0f} {1:8.1f}")
+    print(f"{"notebook":54s} {'seconds':>8s} {'peak MiB':>9s} {'× floor':>8s}")
+    print(f"{"(floor: import helpers, torch)":54s} {floor['seconds']:8.1f} {floor['peak_mib']:9.0f} {1:8.1f}")
     for path in notebooks:
         result = run_notebook(path, path.parent)
         flag = "  over the 20 s target" if result["seconds"] > TARGET_SECONDS else ""
         if "error" in result:
             flag = f"  FAILED: {result['error']}"
-        print(f"{str(path.relative_to(ROOT)):44s} {result['seconds']:8.1f} {result['peak_mib']:9.0f} "
+        print(f"{str(path.relative_to(ROOT)):54s} {result['seconds']:8.1f} {result['peak_mib']:9.0f} "
               f"{result['seconds'] / floor['seconds']:8.1f}{flag}", flush=True)
 
 
