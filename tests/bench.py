@@ -59,8 +59,8 @@ def notebook_table() -> None:
     notebooks = sorted((ROOT / "chapters").glob("*.ipynb")) + sorted((ROOT / "solutions").glob("*/*.ipynb"))
     with tempfile.TemporaryDirectory() as scratch:
         floor = run_notebook(floor_notebook(Path(scratch)), Path(scratch))
-    print(f"{"notebook":54s} {'seconds':>8s} {'peak MiB':>9s} {'× floor':>8s}")
-    print(f"{"(floor: import helpers, torch)":54s} {floor['seconds']:8.1f} {floor['peak_mib']:9.0f} {1:8.1f}")
+    print(f"{'notebook':54s} {'seconds':>8s} {'peak MiB':>9s} {'× floor':>8s}")
+    print(f"{'(floor: import helpers, torch)':54s} {floor['seconds']:8.1f} {floor['peak_mib']:9.0f} {1:8.1f}")
     for path in notebooks:
         result = run_notebook(path, path.parent)
         flag = "  over the 20 s target" if result["seconds"] > TARGET_SECONDS else ""
