@@ -112,29 +112,34 @@ def shard_api(shard: Path, course_root: Path) -> Any:
                         db_url=f"sqlite:///{shard / 'gradebook.db'}", **SHARD_DIRS)
 
 
-class MinimalTracebacks(Preprocessor):
-    """Feedback: an error in a cell holding hidden tests keeps only its last line ``ename: evalue``.
+class SafeFeedback(Preprocessor):
+    """Feedback pages: an error in a cell holding hidden tests keeps only its last line, and long
+    printed output is cut to ``max_chars`` characters per output.
 
     A visible assert that fails *before* the hidden block's ``%xmode Minimal`` gets IPython's
-    verbose traceback, which prints the cell's lines around it, hidden tests included.
+    verbose traceback, which prints the cell's lines around it, hidden tests included. nbgrader's
+    own LimitOutput counts lines, so one huge line would otherwise reach the page whole.
     """
 
     enabled = Bool(True)
+    max_chars = 100_000
 
     def preprocess_cell(self, cell: Any, resources: Any, index: int) -> tuple[Any, Any]:
-        if cell.cell_type == "code" and "BEGIN HIDDEN TESTS" in cell.source:
-            for output in cell.get("outputs", []):
-                if output.output_type == "error":
-                    output.traceback = [f"{output.ename}: {output.evalue}"]
+        hidden = cell.cell_type == "code" and "BEGIN HIDDEN TESTS" in cell.source
+        for output in cell.get("outputs", []):
+            if hidden and output.output_type == "error":
+                output.traceback = [f"{output.ename}: {output.evalue}"]
+            if output.output_type == "stream" and len(output.text) > self.max_chars:
+                output.text = output.text[:self.max_chars] + "\n... output cut for the feedback page ..."
         return cell, resources
 
 
 def feedback_config(config: Any) -> Any:
-    """The config with MinimalTracebacks run before nbgrader's ClearHiddenTests in feedback."""
+    """The config with SafeFeedback run before nbgrader's ClearHiddenTests in feedback."""
     from traitlets.config import Config
 
     steps = list(config.GenerateFeedback.get("preprocessors", []))
-    name = "helpers.grading.MinimalTracebacks"
+    name = "helpers.grading.SafeFeedback"
     if steps and name not in steps:
         clear = "nbgrader.preprocessors.ClearHiddenTests"
         steps.insert(steps.index(clear) if clear in steps else 0, name)

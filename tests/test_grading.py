@@ -219,6 +219,7 @@ def test_no_feedback_shows_hidden_tests(graded) -> None:
         text = grading.html_text(page)
         assert "extiny reference" not in text and "_reference_" not in text, page
         assert "helpers_disabled(globals())" not in text, page
+    assert (course / "feedback" / "huge_output" / ASSIGNMENT / "extiny.html").stat().st_size < 1_000_000
     for notebook in (course / "autograded").rglob("extiny.ipynb"):  # the hidden tests did run
         assert "hidden-sentinel: extiny reference top-k accuracy" in notebook.read_text()
 
