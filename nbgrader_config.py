@@ -8,7 +8,6 @@ c.CourseDirectory.release_directory = "exercises"
 
 # A hung cell fails alone: with interrupt_on_timeout left True it scores 0 and the rest is graded.
 c.Execute.timeout = 120
-c.Execute.execute_retries = 2
 # Plain tracebacks: IPython's default context mode prints the lines *after* a failing visible assert,
 # which are the first lines of the hidden block (its own `%xmode Minimal` has not run yet).
 c.Execute.extra_arguments = ["--InteractiveShell.xmode=Plain"]
@@ -21,6 +20,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # so a traceback cannot print their lines either).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "helpers.grading.SafeFeedback",  # errors in hidden-test cells cut to one line; huge outputs cut
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
