@@ -106,10 +106,52 @@ def submissions_in(submitted: Path, assignments: list[str], student: str | None 
 
 # --- the worker: one shard of students graded in a scratch course ----------------------------
 
-def shard_api(shard: Path, course_root: Path) -> Any:
-    """NbGraderAPI on a shard folder: the course's config, the shard's own SQLite gradebook."""
-    return nbgrader_api(shard, feedback_config(load_config(course_root)),
-                        db_url=f"sqlite:///{shard / 'gradebook.db'}", **SHARD_DIRS)
+def shard_api(shard: Path, course_root: Path, sandboxed: dict[str, Any] | None = None) -> Any:
+    """NbGraderAPI on a shard folder: the course's config, the shard's own SQLite gradebook;
+    ``sandboxed`` (from ``sandbox_kernel``) runs every kernel in the grading sandbox."""
+    from traitlets.config import Config
+
+    config = feedback_config(load_config(course_root))
+    if sandboxed:
+        config = Config(config)
+        config.merge(Config(sandboxed["config"]))
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [sandboxed["jupyter_path"],
+                                                                    os.environ.get("JUPYTER_PATH")]))
+    return nbgrader_api(shard, config, db_url=f"sqlite:///{shard / 'gradebook.db'}", **SHARD_DIRS)
+
+
+# --- the grading sandbox (helpers/sandbox.py) ------------------------------------------------------
+
+def require_sandbox(unsafe: bool) -> None:
+    """Stop with what to install when the sandbox cannot run, unless the instructor chose to grade unsafely."""
+    from helpers import sandbox
+
+    if unsafe:
+        print("WARNING: grading WITHOUT the sandbox: student code runs with your rights "
+              "(it can read solutions/, the gradebook and other students' work)", file=sys.stderr)
+        return
+    why = sandbox.unavailable()
+    if why:
+        raise SystemExit(f"cannot sandbox student code: {why}.\n{sandbox.UNSAFE_HINT}.")
+
+
+def largest_code_cell_count(source: Path, assignments: list[str]) -> int:
+    """The most code cells of any source notebook of these assignments (bounds the kernel's CPU time)."""
+    counts = [sum(c.get("cell_type") == "code" for c in _cells(nb))
+              for a in assignments for nb in (source / a).glob("*.ipynb")]
+    return max(counts, default=1)
+
+
+def sandbox_kernel(folder: Path, course_root: Path, config: Any, source: Path, assignments: list[str]
+                   ) -> dict[str, Any]:
+    """Write the sandbox kernelspec into ``folder``; what ``shard_api`` needs to use it (JSON-able)."""
+    from helpers import sandbox
+
+    timeout = config.Execute.get("timeout", 30) if "Execute" in config else 30
+    limits = sandbox.limits_from(config, float(timeout or 30), largest_code_cell_count(source, assignments))
+    hide = [course_root, source.resolve(), folder.parent]
+    settings = sandbox.kernelspec(folder / "jupyter", limits, hide, folder / "ipc")
+    return {"config": settings, "jupyter_path": str(folder / "jupyter")}
 
 
 class SafeFeedback(Preprocessor):
@@ -186,7 +228,7 @@ def set_due_dates(shard: Path, dates: dict[str, str]) -> None:
 def run_shard(shard: Path) -> None:
     """Worker entry point: grade each ``[assignment, student]`` line read from stdin; print one JSON line each."""
     job = json.loads((shard / "job.json").read_text())
-    api = shard_api(shard, Path(job["course_root"]))
+    api = shard_api(shard, Path(job["course_root"]), job.get("sandbox"))
     register(api, job["assignments"], "the shard's gradebook")
     set_due_dates(shard, job["due_dates"])
     for line in sys.stdin:
@@ -217,12 +259,14 @@ def worker_env() -> dict[str, str]:
 
 
 def prepare_shard(shard: Path, course_root: Path, source: Path, assignments: list[str],
-                  dates: dict[str, str]) -> None:
-    """A scratch course for one worker: a link to the sources; students are linked in as it takes them."""
+                  dates: dict[str, str], sandboxed: bool = True) -> None:
+    """A scratch course for one worker: a link to the sources; students are linked in as it takes them.
+    ``sandboxed``: its kernels run in the grading sandbox (kernelspec in the shard)."""
     (shard / "submitted").mkdir(parents=True)
     (shard / "source").symlink_to(source.resolve(), target_is_directory=True)
+    box = sandbox_kernel(shard, course_root, load_config(course_root), source, assignments) if sandboxed else None
     (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "assignments": assignments,
-                                                "due_dates": dates}))
+                                                "due_dates": dates, "sandbox": box}))
 
 
 def _pump(stream: Any, lines: queue.Queue) -> None:
@@ -567,8 +611,9 @@ def progress_printer(total: int) -> Callable[[Outcome], None]:
 
 
 def grade(root: Path, assignment: str | None = None, student: str | None = None, workers: int | None = None,
-          timeout_per_submission: float = 1800.0, report_only: bool = False) -> list[Row]:
-    """``make grade``: autograde, merge into the course gradebook, write grades.csv, feedback, the figure."""
+          timeout_per_submission: float = 1800.0, report_only: bool = False, unsafe: bool = False) -> list[Row]:
+    """``make grade``: autograde, merge into the course gradebook, write grades.csv, feedback, the figure.
+    Student kernels run in the sandbox (helpers/sandbox.py) unless ``unsafe``."""
     root = Path(root).resolve()
     config = load_config(root)
     course = course_directory(root, config)
@@ -580,6 +625,7 @@ def grade(root: Path, assignment: str | None = None, student: str | None = None,
         raise SystemExit(f"no submissions in {course.submitted_directory}/<student>/<assignment>/ to grade")
     if report_only:
         return write_reports(root, config, course, pairs, {})
+    require_sandbox(unsafe)
     count = min(workers or os.cpu_count() or 1, len({s for _, s in pairs}))
     print(f"grading {len(pairs)} submissions of {len(assignments)} assignment(s) with {count} worker(s)")
     outcomes: dict[tuple[str, str], Outcome] = {}
@@ -589,19 +635,19 @@ def grade(root: Path, assignment: str | None = None, student: str | None = None,
         outcomes[(outcome.assignment, outcome.student)] = outcome
         printer(outcome)
 
-    run_workers(root, config, course, assignments, pairs, count, timeout_per_submission, report)
+    run_workers(root, config, course, assignments, pairs, count, timeout_per_submission, report, not unsafe)
     return write_reports(root, config, course, pairs, outcomes)
 
 
 def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pairs: list[tuple[str, str]],
-                count: int, timeout: float, report: Callable[[Outcome], None]) -> None:
+                count: int, timeout: float, report: Callable[[Outcome], None], sandboxed: bool = True) -> None:
     """Grade ``pairs`` with ``count`` workers in scratch shards, then merge the shards into the course."""
     jobs = student_jobs(pairs, Path(root) / course.submitted_directory)
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch_name:
         scratch, dates = Path(scratch_name), due_dates(course)
         workers = [Worker(scratch / f"shard{k}") for k in range(count)]
         for worker in workers:
-            prepare_shard(worker.shard, root, source_root(root, config), assignments, dates)
+            prepare_shard(worker.shard, root, source_root(root, config), assignments, dates, sandboxed)
         graded: dict[Path, list] = {}
 
         def work(worker: Worker) -> None:
@@ -650,8 +696,9 @@ NO_SOLUTIONS = ("make check grades your work against the hidden tests in solutio
                 "or press Validate in JupyterLab to run the visible tests.")
 
 
-def check(exercise: str, root: Path, work: Path | None = None) -> int:
-    """``make check EX=exNN``: grade the learner's work/exNN_*/ in a scratch course; 0 when it could."""
+def check(exercise: str, root: Path, work: Path | None = None, unsafe: bool = False) -> int:
+    """``make check EX=exNN``: grade the learner's work/exNN_*/ in a scratch course (sandboxed unless
+    ``unsafe``); 0 when it could."""
     root = Path(root).resolve()
     config = load_config(root)
     source = source_root(root, config)
@@ -666,12 +713,14 @@ def check(exercise: str, root: Path, work: Path | None = None) -> int:
     if not (work / assignment).is_dir():
         print(f"no {work / assignment}/: run `make lab` first, which copies the exercises to work/", file=sys.stderr)
         return 2
+    require_sandbox(unsafe)
     with tempfile.TemporaryDirectory(prefix="check-") as scratch_name:
         scratch = Path(scratch_name)
         (scratch / "source").symlink_to(source, target_is_directory=True)
         shutil.copytree(work / assignment, scratch / "submitted" / "learner" / assignment,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "feedback"))
-        api = shard_api(scratch, root)
+        box = None if unsafe else sandbox_kernel(scratch, root, config, source, [assignment])
+        api = shard_api(scratch, root, box)
         for step in (lambda: api.generate_assignment(assignment), lambda: api.autograde(assignment, "learner"),
                      lambda: api.generate_feedback(assignment, "learner")):
             result = step()
@@ -753,6 +802,9 @@ def main(argv: list[str] | None = None) -> int:
     checking = commands.add_parser("check", help="grade your own work/exNN_*/ against the hidden tests")
     checking.add_argument("exercise", help="exercise set, e.g. ex01 or ex01_principles")
     checking.add_argument("--work", default=None, help="your working folder (default: work/)")
+    for sub in (grading, checking):
+        sub.add_argument("--unsafe-no-sandbox", action="store_true",
+                         help="run student code WITHOUT the sandbox, with your rights (only for code you trust)")
     bundling = commands.add_parser("bundle", help="write the student archive (no solutions, no hidden tests)")
     bundling.add_argument("--out", default=None, help="archive path (default: dist/multimodal-course-student.tar.gz)")
     shard = commands.add_parser("shard", help=argparse.SUPPRESS)
@@ -765,9 +817,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "shard":
         run_shard(Path(args.folder))
     elif args.command == "grade":
-        grade(Path(args.root), args.assignment, args.student, args.workers, report_only=args.report_only)
+        grade(Path(args.root), args.assignment, args.student, args.workers, report_only=args.report_only,
+              unsafe=args.unsafe_no_sandbox)
     elif args.command == "check":
-        return check(args.exercise, Path(args.root), args.work and Path(args.work))
+        return check(args.exercise, Path(args.root), args.work and Path(args.work), args.unsafe_no_sandbox)
     else:
         bundle(Path(args.root), args.out and Path(args.out))
     return 0

@@ -1,0 +1,208 @@
+"""The grading sandbox: every student kernel of ``make grade`` and ``make check`` runs inside bubblewrap.
+
+The rule: nothing the kernel can read holds a hidden test or another student's work, and nothing
+outside its own scratch is writable. ``kernelspec(...)`` writes a Jupyter kernelspec whose argv is
+``python -m helpers.sandbox <settings.json> <connection file>``; that launcher runs where nbgrader
+starts the kernel (the submission's ``autograded/<student>/<assignment>/``) and execs
+
+    bwrap  (a read-only view of /, new mount/PID/IPC/UTS/network namespaces, no network at all)
+      prlimit  (address space, processes, CPU seconds, file size)
+        setpriv --reuid 65534  (nobody: RLIMIT_NPROC does not bind root)
+          python -m ipykernel_launcher -f <connection file>
+
+In that view the course folder, the code repository, their parent folders, the home folder, /tmp,
+/var/tmp and /run are empty; only the Python installation, ``helpers/`` and this submission's
+scratch folder come back. The scratch folder is a *copy* of the working directory without its
+notebooks (the notebook being graded holds the restored hidden tests; the kernel gets its code over
+the kernel protocol instead), mounted at the working directory's own path, writable, with a private
+/tmp beside it. The kernel talks to nbgrader over Unix sockets (zmq ``ipc``) in a folder of its own,
+so it needs no network namespace of the host.
+
+Limits come from ``Limits`` below; a course changes them in nbgrader_config.py, e.g.
+``c.Sandbox.memory_mb = 8192`` (names as in ``Limits``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+KERNEL_NAME = "course-sandbox"
+REPO = Path(__file__).resolve().parents[1]
+NOBODY = 65534
+# Every namespace but the user one: bwrap runs as root, so setpriv can then become nobody (in a new user
+# namespace only root would be mapped). The new network namespace holds only loopback.
+NAMESPACES = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup-try")
+SYSTEM_TEMP = ("/tmp", "/var/tmp", "/run", "/dev/shm")
+INSTALL = ("apt-get install bubblewrap (Debian/Ubuntu; util-linux provides prlimit and setpriv), "
+           "or dnf install bubblewrap")
+
+
+@dataclass
+class Limits:
+    """Resource limits of one student kernel (override any of them as ``c.Sandbox.<name>`` in nbgrader_config.py).
+
+    memory_mb: address space (RLIMIT_AS); an allocation above it raises MemoryError in the cell.
+    processes: processes and threads of the sandbox user (RLIMIT_NPROC, bound by running as nobody);
+        every kernel running at the same time counts against it, so it leaves room for one per core.
+    cpu_seconds: CPU time of the whole kernel (RLIMIT_CPU; reaching it kills the kernel); 0 means
+        the sum of the cell time limits of the largest assignment plus ``cpu_margin_seconds``.
+    file_mb: the largest file the kernel can write (RLIMIT_FSIZE); a bigger write fails with EFBIG.
+    open_files: file descriptors (RLIMIT_NOFILE).
+    tmp_mb: size of the kernel's private /tmp (a tmpfs, so it takes memory).
+    """
+
+    memory_mb: int = 4096
+    processes: int = 256
+    cpu_seconds: int = 0
+    cpu_margin_seconds: int = 60
+    file_mb: int = 64
+    open_files: int = 1024
+    tmp_mb: int = 256
+
+
+def limits_from(config: Any, cell_timeout: float, code_cells: int) -> Limits:
+    """The course's limits: ``Limits`` defaults, ``c.Sandbox.*`` overrides, the CPU bound derived."""
+    section = config.get("Sandbox", {}) if hasattr(config, "get") else {}
+    limits = Limits(**{f.name: int(section[f.name]) for f in fields(Limits) if f.name in section})
+    if limits.cpu_seconds <= 0:
+        limits.cpu_seconds = int(max(cell_timeout, 1) * max(code_cells, 1)) + limits.cpu_margin_seconds
+    return limits
+
+
+# --- can this machine sandbox? -------------------------------------------------------------------
+
+def unavailable() -> str:
+    """Why the sandbox cannot run here ('' when it can): a missing tool, or no namespaces."""
+    missing = [tool for tool in ("bwrap", "prlimit", "setpriv") if shutil.which(tool) is None]
+    if missing:
+        return f"{', '.join(missing)} not found: {INSTALL}"
+    probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *NAMESPACES,
+                            "--die-with-parent", "setpriv", f"--reuid={NOBODY}", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return (f"bwrap cannot create namespaces here ({probe.stderr.strip() or probe.returncode}): run grading "
+                "as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)")
+    return ""
+
+
+UNSAFE_HINT = ("make grade UNSAFE_NO_SANDBOX=1 (python -m helpers.grading grade --unsafe-no-sandbox) grades "
+               "without it: student code then runs with your rights and can read the hidden tests and the gradebook")
+
+
+# --- what the grading side sets up --------------------------------------------------------------
+
+def kernelspec(folder: Path, limits: Limits, hide: list[Path], ipc_dir: Path) -> dict[str, Any]:
+    """Write ``folder/kernels/course-sandbox`` and the launcher's settings; the nbgrader config to use it.
+
+    ``folder`` goes first on JUPYTER_PATH (the caller sets it). ``hide``: folders the kernel must
+    not see besides the defaults (the course root, this repository, the home folder).
+    """
+    spec = folder / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    ipc_dir.mkdir(parents=True, exist_ok=True)
+    os.chown(ipc_dir, NOBODY, NOBODY)
+    settings = {"limits": asdict(limits), "hide": [str(p) for p in hide], "scratch": str(folder / "kernels-scratch"),
+                "python": sys.executable, "ipc_dir": str(ipc_dir)}
+    (spec / "settings.json").write_text(json.dumps(settings, indent=1))
+    argv = [sys.executable, "-m", "helpers.sandbox", str(spec / "settings.json"), "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (grading sandbox)",
+                                                  "language": "python"}))
+    return {"Execute": {"kernel_name": KERNEL_NAME},
+            "KernelManager": {"transport": "ipc", "ip": str(ipc_dir / "kernel")}}
+
+
+# --- the launcher (runs in the kernel's working directory, then becomes bwrap) -----------------------
+
+def hidden_folders(settings: dict[str, Any]) -> list[str]:
+    """Folders replaced by an empty tmpfs: system temp dirs, home, the course, the repo and their parents."""
+    home = Path(os.path.expanduser("~")).resolve()
+    folders = {Path(p).resolve() for p in settings["hide"]} | {REPO}
+    folders |= {p.parent for p in folders} | {home} | {Path(p) for p in SYSTEM_TEMP}
+    folders = {p for p in folders - {Path("/")} if p.exists()}
+    return sorted(str(p) for p in folders if not any(a in folders for a in p.parents))  # outermost only
+
+
+def visible_again(hidden: list[str]) -> list[str]:
+    """Read-only folders the kernel needs that lie inside a hidden one: Python, the venv, helpers/."""
+    needed = {Path(sys.prefix), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent.parent,
+              REPO / "helpers"}
+    inside = [p for p in needed if any(p == Path(h) or Path(h) in p.parents for h in hidden)]
+    return sorted(str(p) for p in inside if p.exists())
+
+
+def mountpoint(target: str, hidden: list[str]) -> list[str]:
+    """bwrap arguments creating the folders above ``target`` inside hidden (tmpfs) folders as 0755
+    (bwrap would make them 0700, which nobody cannot enter)."""
+    above = [p for p in reversed(Path(target).parents) if any(Path(h) in p.parents for h in hidden)]
+    return [arg for p in above for arg in ("--perms", "0755", "--dir", str(p))]
+
+
+def private_copy(workdir: Path, scratch_root: Path) -> Path:
+    """A fresh scratch folder whose ``work/`` is the working directory without notebooks, nobody's."""
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="kernel-", dir=scratch_root))
+    shutil.copytree(workdir, scratch / "work", symlinks=False, ignore_dangling_symlinks=True,
+                    ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
+    for path in [scratch, *scratch.rglob("*")]:
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+    scratch.chmod(0o755)  # bwrap must reach its sources; what is inside stays nobody's
+    return scratch
+
+
+def bwrap_argv(settings: dict[str, Any], workdir: Path, scratch: Path, connection: Path) -> list[str]:
+    """The full command: bwrap with its mounts, prlimit, setpriv, the kernel."""
+    limits = Limits(**settings["limits"])
+    hidden = hidden_folders(settings)
+    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for folder in hidden:
+        argv += ["--tmpfs", folder]
+    for folder in visible_again(hidden):
+        argv += [*mountpoint(folder, hidden), "--ro-bind", folder, folder]
+    hidden.append("/tmp")
+    argv += ["--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
+    for source, target, kind in ((scratch / "work", workdir, "--bind"), (settings["ipc_dir"], settings["ipc_dir"], "--bind"),
+                                 (connection, connection, "--ro-bind")):
+        argv += [*mountpoint(str(target), hidden), kind, str(source), str(target)]
+    argv += ["--chdir", str(workdir), *NAMESPACES, "--die-with-parent", "--new-session", "--clearenv"]
+    env = {"PATH": f"{Path(settings['python']).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp",
+           "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib", "MPLBACKEND": "agg",
+           "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore",
+           **{k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")}}
+    for name, value in env.items():
+        argv += ["--setenv", name, value]
+    argv += ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--nproc={limits.processes}",
+             f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb * 2**20}", f"--nofile={limits.open_files}",
+             "--core=0", "--",
+             "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
+             settings["python"], "-m", "ipykernel_launcher", "-f", str(connection),
+             *sys_argv_extra()]
+    return argv
+
+
+def sys_argv_extra() -> list[str]:
+    """Arguments nbgrader passes after the connection file (c.Execute.extra_arguments)."""
+    return sys.argv[3:]
+
+
+def launch(settings_file: str, connection_file: str) -> None:
+    """Kernelspec entry point: copy the working directory to scratch, then exec the sandboxed kernel."""
+    settings = json.loads(Path(settings_file).read_text())
+    workdir = Path.cwd().resolve()
+    scratch = private_copy(workdir, Path(settings["scratch"]))
+    connection = scratch / "connection.json"
+    shutil.copy(connection_file, connection)
+    os.chown(connection, NOBODY, NOBODY)
+    connection.chmod(0o400)
+    argv = bwrap_argv(settings, workdir, scratch, connection)
+    os.execvp(argv[0], argv)
+
+
+if __name__ == "__main__":
+    launch(sys.argv[1], sys.argv[2])
