@@ -2,9 +2,10 @@
 figure shown, every widget rendered, a slider redraws its figure), nbgrader's Validate button judges
 an exercise, and the offline HTML edition (`make html`) typesets its math and shows its figures.
 
-Needs Debian's Chromium (`apt-get install chromium fonts-noto-cjk`); without it the module skips
-locally and fails in CI (CI=true). Screenshots of each chapter go to artifacts/browser/.
-Run alone with `pytest tests/test_browser.py -n 0`; under xdist all tests share one worker.
+Needs Debian's Chromium (`apt-get install chromium fonts-noto-cjk`; another binary with COURSE_CHROMIUM=PATH);
+without it the module skips locally and fails in CI (CI=true). Each chapter prints its time and the path of
+its screenshot (artifacts/browser/, git-ignored). Run alone with `pytest tests/test_browser.py -n 0`;
+under xdist all of its tests share one worker (one JupyterLab server, one browser).
 """
 
 from __future__ import annotations
@@ -310,7 +311,12 @@ def test_chapter_runs_in_jupyterlab(notebook: Path, page: Page, lab: str, reques
     assert new_readout != readout, f"{notebook.name}: the slider's readout stayed at {readout}"
     assert new_src != src, f"{notebook.name}: moving the slider did not redraw its figure"
     shot = ARTIFACTS / f"{notebook.stem}.png"
-    screenshot_whole_notebook(page, shot)
+    screenshot_whole_notebook(page, shot)  # also lays out every cell, so all Markdown is rendered
+    try:
+        page.wait_for_function(f"() => ({RAW_MATH_JS})('mjx-container').length === 0", polling=250, timeout=15_000)
+    except PlaywrightTimeout:
+        pass  # reported just below
+    assert not raw_math(page, "mjx-container"), f"{notebook.name} shows raw LaTeX: {raw_math(page, 'mjx-container')}"
     now = time.monotonic()
     say(request.config, f"browser: {notebook.name} in {now - start:.1f} s (open {opened - start:.1f} s, "
                         f"Run All {ran - opened:.1f} s, checks and screenshot {now - ran:.1f} s) "
@@ -392,16 +398,42 @@ PAGE_IMAGES_JS = """() => [...document.querySelectorAll("img[src^='data:image/pn
   .map(img => img.complete && img.naturalWidth > 0)"""
 
 
+# Text of rendered Markdown once its typeset math (and code) is taken out: raw LaTeX left there did not typeset.
+RAW_MATH_JS = """(math) => [...document.querySelectorAll('.jp-MarkdownOutput, .jp-RenderedMarkdown')].flatMap(m => {
+    const walker = document.createTreeWalker(m, NodeFilter.SHOW_TEXT), found = [];
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      if (!node.parentElement.closest(math + ', script, style, code, pre')
+          && /\\$|\\\\[a-zA-Z]+/.test(node.textContent)) found.push(node.textContent.trim().slice(0, 120));
+    }
+    return found; })"""
+
+
+def raw_math(page: Page, typeset: str) -> list[str]:
+    """Lines of rendered Markdown still holding LaTeX (``typeset``: the selector of typeset math)."""
+    return page.evaluate(RAW_MATH_JS, typeset)
+
+
 @pytest.fixture(scope="module")
 def html_edition(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The HTML edition of the first chapter (building all of them is `make html`'s job)."""
+    """The HTML edition: every chapter converted, the first one also executed (`make html` runs them all)."""
     if not CHAPTERS:
         pytest.skip("no chapter yet")
     from helpers.html_edition import build
 
     out = tmp_path_factory.mktemp("html")
-    build(CHAPTERS[:1], out)
+    build(CHAPTERS, out, execute_only=CHAPTERS[:1])
     return out
+
+
+def open_offline(page: Page, path: Path) -> None:
+    """Open a page of the edition and wait until MathJax has typeset it."""
+    page.goto(path.as_uri())
+    page.wait_for_function(MATH_TYPESET_JS, polling=200, timeout=60_000)
+    assert page.locator(".MathJax_Error, .MathJax_Preview:not(:empty)").count() == 0, f"MathJax error in {path.name}"
+    font = page.evaluate("() => MathJax.OutputJax['HTML-CSS'].fontInUse")
+    assert font == "STIX-Web", f"{path.name}: MathJax typeset with {font!r}, not the web font shipped in the build"
+    assert not raw_math(page, ".MathJax, .MathJax_Display"), f"{path.name} shows raw LaTeX: {raw_math(page, '.MathJax')}"
 
 
 def test_html_edition_works_offline(browser, html_edition: Path, request: pytest.FixtureRequest) -> None:
@@ -412,21 +444,19 @@ def test_html_edition_works_offline(browser, html_edition: Path, request: pytest
     page = context.new_page()
     try:
         page.goto((html_edition / "index.html").as_uri())
-        chapter = CHAPTERS[0]
-        link = page.locator(f"a[href='{chapter.stem}.html']").first
-        assert link.count(), f"the index does not link {chapter.stem}.html"
-        link.click()
+        missing = [c.stem for c in CHAPTERS if not page.locator(f"a[href='{c.stem}.html']").count()]
+        assert not missing, f"the course map does not link {missing}"
+        page.locator(f"a[href='{CHAPTERS[0].stem}.html']").first.click()
         page.wait_for_load_state("load")
-        page.wait_for_function(MATH_TYPESET_JS, polling=200, timeout=60_000)
-        assert page.locator(".MathJax_Error, .MathJax_Preview:not(:empty)").count() == 0, "MathJax reported an error"
-        font = page.evaluate("() => MathJax.OutputJax['HTML-CSS'].fontInUse")
-        assert font == "STIX-Web", f"MathJax typeset with {font!r}, not the web font shipped in the build"
+        open_offline(page, html_edition / f"{CHAPTERS[0].stem}.html")
         images = page.evaluate(PAGE_IMAGES_JS)
-        assert images and all(images), f"{chapter.stem}.html: {images.count(True)} of {len(images)} figures shown"
-        assert not fetched_outside, f"the offline edition fetched {fetched_outside}"
-        shot = ARTIFACTS / f"html-{chapter.stem}.png"
+        assert images and all(images), f"{CHAPTERS[0].stem}.html: {images.count(True)} of {len(images)} figures shown"
+        shot = ARTIFACTS / f"html-{CHAPTERS[0].stem}.png"
         page.screenshot(path=str(shot), full_page=True)
-        say(request.config, f"browser: HTML edition of {chapter.name}: {len(images)} figures, math typeset; "
-                            f"screenshot {shot.relative_to(ROOT)}")
+        for chapter in CHAPTERS[1:]:
+            open_offline(page, html_edition / f"{chapter.stem}.html")
+        assert not fetched_outside, f"the offline edition fetched {fetched_outside}"
+        say(request.config, f"browser: HTML edition: {len(CHAPTERS)} chapters typeset offline, {len(images)} figures "
+                            f"in {CHAPTERS[0].name}; screenshot {shot.relative_to(ROOT)}")
     finally:
         context.close()
