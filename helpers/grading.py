@@ -142,15 +142,15 @@ def largest_code_cell_count(source: Path, assignments: list[str]) -> int:
     return max(counts, default=1)
 
 
-def sandbox_kernel(folder: Path, course_root: Path, config: Any, source: Path, assignments: list[str]
-                   ) -> dict[str, Any]:
+def sandbox_kernel(folder: Path, course_root: Path, config: Any, source: Path, assignments: list[str],
+                   slot: int = 0) -> dict[str, Any]:
     """Write the sandbox kernelspec into ``folder``; what ``shard_api`` needs to use it (JSON-able)."""
     from helpers import sandbox
 
     timeout = config.Execute.get("timeout", 30) if "Execute" in config else 30
     limits = sandbox.limits_from(config, float(timeout or 30), largest_code_cell_count(source, assignments))
     hide = [course_root, source.resolve(), folder.parent]
-    settings = sandbox.kernelspec(folder / "jupyter", limits, hide, folder / "ipc")
+    settings = sandbox.kernelspec(folder / "jupyter", limits, hide, folder / "ipc", slot)
     return {"config": settings, "jupyter_path": str(folder / "jupyter")}
 
 
@@ -259,12 +259,12 @@ def worker_env() -> dict[str, str]:
 
 
 def prepare_shard(shard: Path, course_root: Path, source: Path, assignments: list[str],
-                  dates: dict[str, str], sandboxed: bool = True) -> None:
+                  dates: dict[str, str], sandboxed: bool = True, slot: int = 0) -> None:
     """A scratch course for one worker: a link to the sources; students are linked in as it takes them.
-    ``sandboxed``: its kernels run in the grading sandbox (kernelspec in the shard)."""
+    ``sandboxed``: its kernels run in the grading sandbox (kernelspec in the shard), as worker ``slot``."""
     (shard / "submitted").mkdir(parents=True)
     (shard / "source").symlink_to(source.resolve(), target_is_directory=True)
-    box = sandbox_kernel(shard, course_root, load_config(course_root), source, assignments) if sandboxed else None
+    box = sandbox_kernel(shard, course_root, load_config(course_root), source, assignments, slot) if sandboxed else None
     (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "assignments": assignments,
                                                 "due_dates": dates, "sandbox": box}))
 
@@ -646,8 +646,8 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch_name:
         scratch, dates = Path(scratch_name), due_dates(course)
         workers = [Worker(scratch / f"shard{k}") for k in range(count)]
-        for worker in workers:
-            prepare_shard(worker.shard, root, source_root(root, config), assignments, dates, sandboxed)
+        for slot, worker in enumerate(workers):
+            prepare_shard(worker.shard, root, source_root(root, config), assignments, dates, sandboxed, slot)
         graded: dict[Path, list] = {}
 
         def work(worker: Worker) -> None:

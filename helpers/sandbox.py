@@ -2,12 +2,12 @@
 
 The rule: nothing the kernel can read holds a hidden test or another student's work, and nothing
 outside its own scratch is writable. ``kernelspec(...)`` writes a Jupyter kernelspec whose argv is
-``python -m helpers.sandbox <settings.json> <connection file>``; that launcher runs where nbgrader
+``python -I helpers/sandbox.py <settings.json> <connection file>``; that launcher runs where nbgrader
 starts the kernel (the submission's ``autograded/<student>/<assignment>/``) and execs
 
     bwrap  (a read-only view of /, new mount/PID/IPC/UTS/network namespaces, no network at all)
       prlimit  (address space, processes, CPU seconds, file size)
-        setpriv --reuid 65534  (nobody: RLIMIT_NPROC does not bind root)
+        setpriv --reuid 65534-k  (nobody, one uid per worker k: RLIMIT_NPROC does not bind root)
           python -m ipykernel_launcher -f <connection file>
 
 In that view the course folder, the code repository, their parent folders, the home folder, /tmp,
@@ -98,22 +98,26 @@ UNSAFE_HINT = ("make grade UNSAFE_NO_SANDBOX=1 (python -m helpers.grading grade 
 
 # --- what the grading side sets up --------------------------------------------------------------
 
-def kernelspec(folder: Path, limits: Limits, hide: list[Path], ipc_dir: Path) -> dict[str, Any]:
+def kernelspec(folder: Path, limits: Limits, hide: list[Path], ipc_dir: Path, slot: int = 0) -> dict[str, Any]:
     """Write ``folder/kernels/course-sandbox`` and the launcher's settings; the nbgrader config to use it.
 
     ``folder`` goes first on JUPYTER_PATH (the caller sets it). ``hide``: folders the kernel must
-    not see besides the defaults (the course root, this repository, the home folder).
+    not see besides the defaults (the course root, this repository, the home folder). ``slot``: the
+    worker's number; its kernels run as uid 65534 - slot, so RLIMIT_NPROC counts each worker apart
+    (a fork bomb in one worker cannot starve the kernel of another).
     """
+    uid = NOBODY - slot
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     ipc_dir.mkdir(parents=True, exist_ok=True)
-    os.chown(ipc_dir, NOBODY, NOBODY)
+    os.chown(ipc_dir, uid, uid)
     settings = {"limits": asdict(limits), "hide": [str(p) for p in hide], "scratch": str(folder / "kernels-scratch"),
-                "python": sys.executable, "ipc_dir": str(ipc_dir)}
+                "python": sys.executable, "ipc_dir": str(ipc_dir), "uid": uid}
     (spec / "settings.json").write_text(json.dumps(settings, indent=1))
-    argv = [sys.executable, "-m", "helpers.sandbox", str(spec / "settings.json"), "{connection_file}"]
+    # -I: the launcher runs as the grader in the student's folder, so it must never import from there.
+    argv = [sys.executable, "-I", str(Path(__file__).resolve()), str(spec / "settings.json"), "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (grading sandbox)",
-                                                  "language": "python"}))
+                                                  "language": "python", "interrupt_mode": "message"}))
     return {"Execute": {"kernel_name": KERNEL_NAME},
             "KernelManager": {"transport": "ipc", "ip": str(ipc_dir / "kernel")}}
 
@@ -144,14 +148,14 @@ def mountpoint(target: str, hidden: list[str]) -> list[str]:
     return [arg for p in above for arg in ("--perms", "0755", "--dir", str(p))]
 
 
-def private_copy(workdir: Path, scratch_root: Path) -> Path:
+def private_copy(workdir: Path, scratch_root: Path, uid: int) -> Path:
     """A fresh scratch folder whose ``work/`` is the working directory without notebooks, nobody's."""
     scratch_root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="kernel-", dir=scratch_root))
-    shutil.copytree(workdir, scratch / "work", symlinks=False, ignore_dangling_symlinks=True,
+    shutil.copytree(workdir, scratch / "work", symlinks=True,  # a link stays a link: never followed as the grader
                     ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
     for path in [scratch, *scratch.rglob("*")]:
-        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+        os.chown(path, uid, uid, follow_symlinks=False)
     scratch.chmod(0o755)  # bwrap must reach its sources; what is inside stays nobody's
     return scratch
 
@@ -180,8 +184,8 @@ def bwrap_argv(settings: dict[str, Any], workdir: Path, scratch: Path, connectio
     argv += ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--nproc={limits.processes}",
              f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb * 2**20}", f"--nofile={limits.open_files}",
              "--core=0", "--",
-             "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
-             settings["python"], "-m", "ipykernel_launcher", "-f", str(connection),
+             "setpriv", f"--reuid={settings['uid']}", f"--regid={settings['uid']}", "--clear-groups", "--",
+             settings["python"], "-m", "ipykernel_launcher", "-f", str(connection), "--HistoryManager.enabled=False",
              *sys_argv_extra()]
     return argv
 
@@ -195,10 +199,10 @@ def launch(settings_file: str, connection_file: str) -> None:
     """Kernelspec entry point: copy the working directory to scratch, then exec the sandboxed kernel."""
     settings = json.loads(Path(settings_file).read_text())
     workdir = Path.cwd().resolve()
-    scratch = private_copy(workdir, Path(settings["scratch"]))
+    scratch = private_copy(workdir, Path(settings["scratch"]), settings["uid"])
     connection = scratch / "connection.json"
     shutil.copy(connection_file, connection)
-    os.chown(connection, NOBODY, NOBODY)
+    os.chown(connection, settings["uid"], settings["uid"])
     connection.chmod(0o400)
     argv = bwrap_argv(settings, workdir, scratch, connection)
     os.execvp(argv[0], argv)

@@ -1,0 +1,262 @@
+"""The grading sandbox (helpers/sandbox.py): malicious submissions on the tiny fixture assignment.
+
+One sandboxed ``make grade`` batch holds two honest students and one attacker per attack; each attack
+runs inside a graded solution cell, prints what it achieved, and is asserted as designed, together
+with every honest student's grade. The honest students are then graded once more without the
+sandbox: the grades must be identical.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from helpers import grading, sandbox
+from test_grading import ASSIGNMENT, FIXTURE, _cell, make_course, run_grading, task_grades
+
+pytestmark = pytest.mark.xdist_group("grading")
+
+CELL_TIMEOUT = 15  # the sleeper costs one cell limit
+LIMITS = {"memory_mb": 3072, "processes": 64, "file_mb": 8}
+WHY_NOT = sandbox.unavailable()
+if WHY_NOT and os.environ.get("CI") != "true":
+    pytest.skip(f"the grading sandbox cannot run here: {WHY_NOT}", allow_module_level=True)
+
+# Each attack is code put into a solution cell *after* the student's (correct) function, so the
+# grade stays (2, 3) unless the attack breaks it. ``COURSE`` is replaced by the course's path.
+SEARCH = r'''
+import os
+needles = [("hidden" + "-sentinel").encode(), ("_reference_" + "class_means").encode()]
+hits, seen = [], 0
+for top, dirs, files in os.walk("/"):
+    if top == "/" :
+        dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev")]
+    for name in files:
+        path = os.path.join(top, name)
+        try:
+            if os.path.islink(path) or os.path.getsize(path) > 2_000_000:
+                continue
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        seen += 1
+        hits += [path for needle in needles if needle in data]
+print("SEARCHED", seen, "FOUND", sorted(set(hits)))
+print("CWD", sorted(os.listdir(".")))
+'''
+WRITE_GRADEBOOK = r'''
+import os, socket
+for path in ["COURSE/gradebook.db", "../../../gradebook.db", "COURSE/grades.csv", "/work/x", "COURSE/solutions/x"]:
+    try:
+        with open(path, "ab") as handle:
+            handle.write(b"garbage")
+        print("WROTE", path)
+    except OSError as error:
+        print("WRITE-FAILED", path, type(error).__name__)
+    try:
+        os.remove(path)
+        print("DELETED", path)
+    except OSError as error:
+        print("DELETE-FAILED", path, type(error).__name__)
+try:
+    socket.create_connection(("1.1.1.1", 53), timeout=3)
+    print("NETWORK-OPEN")
+except OSError as error:
+    print("NETWORK-CLOSED", type(error).__name__)
+'''
+READ_OTHER = r'''
+import glob
+for path in ["COURSE/submitted/full/extiny/extiny.ipynb", "COURSE/autograded/full/extiny/extiny.ipynb",
+             "../../full/extiny/extiny.ipynb", "../../../submitted/full/extiny/extiny.ipynb",
+             "COURSE/solutions/extiny/extiny.ipynb"]:
+    try:
+        print("READ", path, len(open(path).read()))
+    except OSError as error:
+        print("READ-FAILED", path, type(error).__name__)
+print("GLOB", glob.glob("COURSE/**/*.ipynb", recursive=True) + glob.glob("../../**", recursive=True))
+'''
+MEMORY = r'''
+hog = bytearray(64 * 2**30)
+'''
+FORK = r'''
+import os, time
+children = []
+try:
+    while len(children) < 10_000:
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(120)
+            os._exit(0)
+        children.append(pid)
+except OSError as error:
+    print("FORK-STOPPED", len(children), type(error).__name__)
+for pid in children:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+'''
+HUGE_FILE = r'''
+import os
+for path in ["big.bin", "/tmp/big.bin"]:
+    try:
+        with open(path, "wb") as handle:
+            for _ in range(1024):
+                handle.write(b"x" * 2**20)
+    except OSError as error:
+        print("WRITE-STOPPED", path, os.path.getsize(path), type(error).__name__)
+'''
+SLEEP = r'''
+import time
+time.sleep(10**6)
+'''
+ATTACKS = {"searcher": SEARCH, "gradebook_writer": WRITE_GRADEBOOK, "reader": READ_OTHER, "memory_hog": MEMORY,
+           "fork_bomb": FORK, "huge_file": HUGE_FILE, "sleeper": SLEEP}
+HONEST = {"full": (2, 3), "wrong": (0, 3)}
+# student → (test_top_k_accuracy, test_class_means): the attack never costs points, as it runs after the def.
+DESIGNED = {**HONEST, **{name: (2, 3) for name in ATTACKS}}
+
+
+def solution(course: Path) -> nbformat.NotebookNode:
+    """The release with the fixture's answers written in."""
+    nb = nbformat.read(course / "exercises" / ASSIGNMENT / "extiny.ipynb", as_version=4)
+    for cell in nbformat.read(FIXTURE, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            _cell(nb, cell.metadata["nbgrader"]["grade_id"]).source = cell.source
+    return nb
+
+
+def write_class(course: Path, attacks: bool = True) -> None:
+    """submitted/: the honest students, and (``attacks``) one attacker per attack."""
+    for student in HONEST:
+        nb = solution(course)
+        if student == "wrong":
+            _cell(nb, "top_k_accuracy").source = _cell(nb, "top_k_accuracy").source.replace("-scores", "scores")
+        (course / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
+        nbformat.write(nb, course / "submitted" / student / ASSIGNMENT / "extiny.ipynb")
+    for student, code in ATTACKS.items() if attacks else ():
+        nb = solution(course)
+        _cell(nb, "top_k_accuracy").source += "\n" + code.replace("COURSE", str(course))
+        (course / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
+        nbformat.write(nb, course / "submitted" / student / ASSIGNMENT / "extiny.ipynb")
+
+
+def sandbox_course(folder: Path, attacks: bool = True) -> Path:
+    """The fixture course with a short cell limit, small sandbox limits and the class."""
+    course = make_course(folder)
+    extra = f"\nc.Execute.timeout = {CELL_TIMEOUT}\n" + "".join(f"c.Sandbox.{k} = {v}\n" for k, v in LIMITS.items())
+    (course / "nbgrader_config.py").write_text((course / "nbgrader_config.py").read_text() + extra)
+    write_class(course, attacks)
+    return course
+
+
+def outputs(course: Path, student: str) -> str:
+    """Every output text of a student's graded top_k_accuracy cell."""
+    nb = nbformat.read(course / "autograded" / student / ASSIGNMENT / "extiny.ipynb", as_version=4)
+    cell = _cell(nb, "top_k_accuracy")
+    return "\n".join(o.get("text", "") + o.get("ename", "") + " " + o.get("evalue", "") for o in cell.outputs)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    course = sandbox_course(tmp_path_factory.mktemp("sandbox") / "course")
+    done = run_grading("grade", "--root", str(course))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return course, done
+
+
+def test_every_grade_as_designed_and_honest_grades_equal_unsandboxed(graded, tmp_path: Path) -> None:
+    course, done = graded
+    grades = task_grades(course / "gradebook.db")
+    for student, (top_k, means) in DESIGNED.items():
+        assert grades[(student, "test_top_k_accuracy")][0] == top_k, (student, done.stdout)
+        assert grades[(student, "test_class_means")][0] == means, (student, done.stdout)
+    assert not [r for r in grading.read_csv(course / "grades.csv") if r["problem"]]
+    plain = sandbox_course(tmp_path / "plain", attacks=False)
+    unsafe = run_grading("grade", "--root", str(plain), "--unsafe-no-sandbox")
+    assert unsafe.returncode == 0 and "WITHOUT the sandbox" in unsafe.stderr, unsafe.stdout + unsafe.stderr
+    assert task_grades(plain / "gradebook.db") == {k: v for k, v in grades.items() if k[0] in HONEST}
+
+
+def test_searching_every_readable_file_finds_no_hidden_test(graded) -> None:
+    course, _ = graded
+    text = outputs(course, "searcher")
+    searched = int(re.search(r"SEARCHED (\d+) FOUND", text).group(1))
+    assert searched > 1000, text  # it did read the system (Python, the venv, helpers/)
+    assert "FOUND []" in text, text
+    assert "CWD []" in text, text  # the working directory's copy has no notebook (it held the hidden tests)
+    for page in (course / "feedback").rglob("*.html"):
+        assert "_reference_" not in grading.html_text(page), page
+    for nb in (course / "autograded").rglob("*.ipynb"):  # no output holds hidden code
+        for cell in nbformat.read(nb, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                assert "_reference_" not in str(output) and "BEGIN HIDDEN" not in str(output), nb
+
+
+def test_gradebook_cannot_be_written_or_deleted_and_no_network(graded) -> None:
+    course, _ = graded
+    text = outputs(course, "gradebook_writer")
+    assert "WROTE" not in text and "DELETED" not in text, text
+    assert text.count("WRITE-FAILED") == 5 and text.count("DELETE-FAILED") == 5, text
+    assert "NETWORK-CLOSED" in text, text
+    with sqlite3.connect(course / "gradebook.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert not (course / "solutions" / "x").exists()
+
+
+def test_other_students_work_and_solutions_cannot_be_read(graded) -> None:
+    course, _ = graded
+    text = outputs(course, "reader")
+    assert "READ " not in text and text.count("READ-FAILED") == 5, text
+    assert "GLOB []" in text, text
+
+
+def test_memory_hog_errors_alone(graded) -> None:
+    course, done = graded
+    assert "MemoryError" in outputs(course, "memory_hog")
+
+
+def test_fork_bomb_is_contained(graded) -> None:
+    course, _ = graded
+    text = outputs(course, "fork_bomb")
+    count = int(re.search(r"FORK-STOPPED (\d+)", text).group(1))
+    assert count < LIMITS["processes"], text
+
+
+def test_huge_file_stops_at_the_limit(graded) -> None:
+    course, _ = graded
+    text = outputs(course, "huge_file")
+    sizes = [int(s) for s in re.findall(r"WRITE-STOPPED \S+ (\d+)", text)]
+    assert len(sizes) == 2 and max(sizes) <= LIMITS["file_mb"] * 2**20, text
+    assert not (course / "autograded" / "huge_file" / ASSIGNMENT / "big.bin").exists()  # stayed in its scratch
+
+
+def test_sleeper_times_out(graded) -> None:
+    course, _ = graded
+    text = outputs(course, "sleeper")
+    assert "CellTimeoutError" in text or "KeyboardInterrupt" in text or "Timeout" in text, text
+
+
+def test_limits_are_in_the_config_and_cpu_exceeds_the_cell_limits() -> None:
+    from traitlets.config import Config
+
+    config = Config({"Sandbox": {"memory_mb": 1000}})
+    limits = sandbox.limits_from(config, cell_timeout=120, code_cells=10)
+    assert limits.memory_mb == 1000 and limits.cpu_seconds > 120 * 10
+
+
+def test_grading_stops_with_what_to_install_when_bwrap_is_missing(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "tests" / "fixtures", course / "solutions")
+    (course / "submitted" / "a" / "extiny").mkdir(parents=True)
+    env_path = "/nonexistent"
+    done = subprocess.run([grading.sys.executable, "-m", "helpers.grading", "grade", "--root", str(course)],
+                          cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PATH=env_path))
+    assert done.returncode != 0 and "bubblewrap" in done.stderr and "UNSAFE_NO_SANDBOX" in done.stderr, done.stderr
