@@ -30,15 +30,17 @@ WHY_NOT = sandbox.unavailable()
 if WHY_NOT and os.environ.get("CI") != "true":
     pytest.skip(f"the grading sandbox cannot run here: {WHY_NOT}", allow_module_level=True)
 
+# The searcher skips /usr (the operating system: 120 000 files, too slow for one cell; nothing of the
+# course is installed there); it reads everything else it can, the Python install and the venv included.
 # Each attack is code put into a solution cell *after* the student's (correct) function, so the
 # grade stays (2, 3) unless the attack breaks it. ``COURSE`` is replaced by the course's path.
 SEARCH = r'''
 import os
-needles = [("hidden" + "-sentinel").encode(), ("_reference_" + "class_means").encode()]
+needles = [("hidden" + "-sentinel").encode(), ("_refer" + "ence_class_means").encode()]
 hits, seen = [], 0
 for top, dirs, files in os.walk("/"):
     if top == "/" :
-        dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev")]
+        dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev", "usr")]
     for name in files:
         path = os.path.join(top, name)
         try:
@@ -215,7 +217,8 @@ def test_other_students_work_and_solutions_cannot_be_read(graded) -> None:
     course, _ = graded
     text = outputs(course, "reader")
     assert "READ " not in text and text.count("READ-FAILED") == 5, text
-    assert "GLOB []" in text, text
+    listed = re.search(r"GLOB (.*)", text).group(1)
+    assert ".ipynb" not in listed and "full" not in listed and "searcher" not in listed, text  # only its own folder
 
 
 def test_memory_hog_errors_alone(graded) -> None:
@@ -255,6 +258,7 @@ def test_limits_are_in_the_config_and_cpu_exceeds_the_cell_limits() -> None:
 def test_grading_stops_with_what_to_install_when_bwrap_is_missing(tmp_path: Path) -> None:
     course = tmp_path / "course"
     shutil.copytree(ROOT / "tests" / "fixtures", course / "solutions")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
     (course / "submitted" / "a" / "extiny").mkdir(parents=True)
     env_path = "/nonexistent"
     done = subprocess.run([grading.sys.executable, "-m", "helpers.grading", "grade", "--root", str(course)],
