@@ -21,10 +21,14 @@ help:
 	@echo "make html     run every chapter and write the offline HTML edition to build/html/"
 	@echo "make grade    autograde submitted/ in parallel: grades.csv, feedback/, grades-summary.png"
 	@echo "              (options: ASSIGNMENT=ex01_principles STUDENT=alice REPORT_ONLY=1)"
+	@echo "              student code runs sandboxed (bubblewrap); UNSAFE_NO_SANDBOX=1 runs it with your rights"
 	@echo "make check    grade your own work/exNN_*/ against the hidden tests: make check EX=ex01"
 	@echo "make bundle   write the student archive dist/multimodal-course-student.tar.gz (no solutions)"
 
 $(VENV)/.course: pyproject.toml
+	@command -v bwrap >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+	  && apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; } \
+	  || echo "note: install bubblewrap (make grade sandboxes student code with it)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
@@ -67,13 +71,16 @@ ASSIGNMENT ?=
 STUDENT ?=
 REPORT_ONLY ?=
 EX ?=
+# Student kernels run in the bubblewrap sandbox (helpers/sandbox.py); UNSAFE_NO_SANDBOX=1 runs them with your rights.
+UNSAFE_NO_SANDBOX ?=
+UNSAFE_FLAG = $(if $(UNSAFE_NO_SANDBOX),--unsafe-no-sandbox)
 
 grade: $(VENV)/.course
-	$(BIN)/python -m helpers.grading grade $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REPORT_ONLY),--report-only)
+	$(BIN)/python -m helpers.grading grade $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REPORT_ONLY),--report-only) $(UNSAFE_FLAG)
 
 check: $(VENV)/.course
 	@test -n "$(EX)" || { echo "usage: make check EX=ex01 (an exercise set you work on in work/)"; exit 2; }
-	$(BIN)/python -m helpers.grading check $(EX)
+	$(BIN)/python -m helpers.grading check $(EX) $(UNSAFE_FLAG)
 
 bundle: $(VENV)/.course
 	$(BIN)/python -m helpers.grading bundle

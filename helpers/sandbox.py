@@ -39,7 +39,22 @@ REPO = Path(__file__).resolve().parents[1]
 NOBODY = 65534
 # Every namespace but the user one: bwrap runs as root, so setpriv can then become nobody (in a new user
 # namespace only root would be mapped). The new network namespace holds only loopback.
-NAMESPACES = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup-try")
+# A grader who is not root (a self-learner's `make check`) already runs as a user RLIMIT_NPROC binds: bwrap
+# then needs a user namespace too, and no uid switch.
+AS_ROOT = os.geteuid() == 0
+NAMESPACES = ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup-try",
+              *(() if AS_ROOT else ("--unshare-user",)))
+
+
+def become(uid: int) -> list[str]:
+    """The command prefix that switches to the sandbox's uid (nothing when not root)."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"] if AS_ROOT else []
+
+
+def give(path: Path, uid: int) -> None:
+    """Make ``path`` the sandbox user's (root only: otherwise it is already the grader's own)."""
+    if AS_ROOT:
+        os.chown(path, uid, uid, follow_symlinks=False)
 SYSTEM_TEMP = ("/tmp", "/var/tmp", "/run", "/dev/shm")
 INSTALL = ("apt-get install bubblewrap (Debian/Ubuntu; util-linux provides prlimit and setpriv), "
            "or dnf install bubblewrap")
@@ -81,11 +96,11 @@ def limits_from(config: Any, cell_timeout: float, code_cells: int) -> Limits:
 
 def unavailable() -> str:
     """Why the sandbox cannot run here ('' when it can): a missing tool, or no namespaces."""
-    missing = [tool for tool in ("bwrap", "prlimit", "setpriv") if shutil.which(tool) is None]
+    missing = [tool for tool in ("bwrap", "prlimit", *become(0)[:1]) if shutil.which(tool) is None]
     if missing:
         return f"{', '.join(missing)} not found: {INSTALL}"
     probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *NAMESPACES,
-                            "--die-with-parent", "setpriv", f"--reuid={NOBODY}", "true"], capture_output=True, text=True)
+                            "--die-with-parent", *become(NOBODY), "true"], capture_output=True, text=True)
     if probe.returncode != 0:
         return (f"bwrap cannot create namespaces here ({probe.stderr.strip() or probe.returncode}): run grading "
                 "as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)")
@@ -106,11 +121,11 @@ def kernelspec(folder: Path, limits: Limits, hide: list[Path], ipc_dir: Path, sl
     worker's number; its kernels run as uid 65534 - slot, so RLIMIT_NPROC counts each worker apart
     (a fork bomb in one worker cannot starve the kernel of another).
     """
-    uid = NOBODY - slot
+    uid = NOBODY - slot if AS_ROOT else os.getuid()
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     ipc_dir.mkdir(parents=True, exist_ok=True)
-    os.chown(ipc_dir, uid, uid)
+    give(ipc_dir, uid)
     settings = {"limits": asdict(limits), "hide": [str(p) for p in hide], "scratch": str(folder / "kernels-scratch"),
                 "python": sys.executable, "ipc_dir": str(ipc_dir), "uid": uid}
     (spec / "settings.json").write_text(json.dumps(settings, indent=1))
@@ -155,7 +170,7 @@ def private_copy(workdir: Path, scratch_root: Path, uid: int) -> Path:
     shutil.copytree(workdir, scratch / "work", symlinks=True,  # a link stays a link: never followed as the grader
                     ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
     for path in [scratch, *scratch.rglob("*")]:
-        os.chown(path, uid, uid, follow_symlinks=False)
+        give(path, uid)
     scratch.chmod(0o755)  # bwrap must reach its sources; what is inside stays nobody's
     return scratch
 
@@ -184,7 +199,7 @@ def bwrap_argv(settings: dict[str, Any], workdir: Path, scratch: Path, connectio
     argv += ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--nproc={limits.processes}",
              f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb * 2**20}", f"--nofile={limits.open_files}",
              "--core=0", "--",
-             "setpriv", f"--reuid={settings['uid']}", f"--regid={settings['uid']}", "--clear-groups", "--",
+             *become(settings["uid"]),
              settings["python"], "-m", "ipykernel_launcher", "-f", str(connection), "--HistoryManager.enabled=False",
              *sys_argv_extra()]
     return argv
@@ -202,7 +217,7 @@ def launch(settings_file: str, connection_file: str) -> None:
     scratch = private_copy(workdir, Path(settings["scratch"]), settings["uid"])
     connection = scratch / "connection.json"
     shutil.copy(connection_file, connection)
-    os.chown(connection, settings["uid"], settings["uid"])
+    give(connection, settings["uid"])
     connection.chmod(0o400)
     argv = bwrap_argv(settings, workdir, scratch, connection)
     os.execvp(argv[0], argv)
