@@ -233,7 +233,26 @@ def run_shard(shard: Path) -> None:
     set_due_dates(shard, job["due_dates"])
     for line in sys.stdin:
         assignment, student = json.loads(line)
-        print(json.dumps({"event": "done", **grade_one(api, assignment, student)}), flush=True)
+        links = symbolic_links(shard / "submitted" / student / assignment)
+        outcome = refused(assignment, student, links) if links else grade_one(api, assignment, student)
+        print(json.dumps({"event": "done", **outcome}), flush=True)
+
+
+LINKS_REFUSED = "holds symbolic links (nbgrader would copy what they point to): not graded, check by hand"
+
+
+def symbolic_links(folder: Path) -> list[str]:
+    """Symbolic links inside a submission folder. nbgrader copies a submission's files with the
+    grader's rights, following links, so a link to the gradebook would land in the kernel's folder."""
+    top = folder.resolve()
+    return sorted(os.path.relpath(os.path.join(here, name), top) for here, dirs, files in os.walk(top)
+                  for name in dirs + files if os.path.islink(os.path.join(here, name)))
+
+
+def refused(assignment: str, student: str, links: list[str]) -> dict[str, Any]:
+    """The outcome of a submission not graded because it holds symbolic links."""
+    return {"assignment": assignment, "student": student, "ok": False, "feedback": False, "seconds": 0.0,
+            "log": f"{LINKS_REFUSED}: {', '.join(links[:5])}"}
 
 
 # --- the coordinator: shards, workers, progress ---------------------------------------------
@@ -417,7 +436,8 @@ def merge_shard(shard: Path, course: Any, pairs: list[tuple[str, str]]) -> None:
 
 def explain_failure(log: str) -> str:
     """A short reason from nbgrader's log of a failed autograde."""
-    reasons = [("Kernel died", "the kernel died (os._exit, a crash or out of memory): nothing graded"),
+    reasons = [(LINKS_REFUSED, LINKS_REFUSED),
+               ("Kernel died", "the kernel died (os._exit, a crash or out of memory): nothing graded"),
                ("NotJSONError", "the notebook is not valid JSON"),
                ("No notebooks found", "the expected notebook is missing"),
                ("No notebooks were matched", "no notebook was submitted"),

@@ -37,6 +37,9 @@ from typing import Any
 KERNEL_NAME = "course-sandbox"
 REPO = Path(__file__).resolve().parents[1]
 NOBODY = 65534
+SYSTEM_TEMP = ("/tmp", "/var/tmp", "/run", "/dev/shm")
+INSTALL = ("apt-get install bubblewrap (Debian/Ubuntu; util-linux provides prlimit and setpriv), "
+           "or dnf install bubblewrap")
 # Every namespace but the user one: bwrap runs as root, so setpriv can then become nobody (in a new user
 # namespace only root would be mapped). The new network namespace holds only loopback.
 # A grader who is not root (a self-learner's `make check`) already runs as a user RLIMIT_NPROC binds: bwrap
@@ -55,9 +58,6 @@ def give(path: Path, uid: int) -> None:
     """Make ``path`` the sandbox user's (root only: otherwise it is already the grader's own)."""
     if AS_ROOT:
         os.chown(path, uid, uid, follow_symlinks=False)
-SYSTEM_TEMP = ("/tmp", "/var/tmp", "/run", "/dev/shm")
-INSTALL = ("apt-get install bubblewrap (Debian/Ubuntu; util-linux provides prlimit and setpriv), "
-           "or dnf install bubblewrap")
 
 
 @dataclass
@@ -65,8 +65,8 @@ class Limits:
     """Resource limits of one student kernel (override any of them as ``c.Sandbox.<name>`` in nbgrader_config.py).
 
     memory_mb: address space (RLIMIT_AS); an allocation above it raises MemoryError in the cell.
-    processes: processes and threads of the sandbox user (RLIMIT_NPROC, bound by running as nobody);
-        every kernel running at the same time counts against it, so it leaves room for one per core.
+    processes: processes and threads of the sandbox user (RLIMIT_NPROC, bound by running as a
+        non-root uid, one per worker, so one worker's fork bomb cannot starve another's kernel).
     cpu_seconds: CPU time of the whole kernel (RLIMIT_CPU; reaching it kills the kernel); 0 means
         the sum of the cell time limits of the largest assignment plus ``cpu_margin_seconds``.
     file_mb: the largest file the kernel can write (RLIMIT_FSIZE); a bigger write fails with EFBIG.

@@ -4,8 +4,9 @@ Every exercise set present in solutions/ (with its release in exercises/) gets `
 submitting the solution and ``COPIES`` submitting the untouched exercise. The same class is graded
 twice, in two scratch courses: by nbgrader alone, one ``nbgrader autograde <assignment>`` per
 assignment (and ``nbgrader generate_feedback``, which ``make grade`` also does), then by
-``python -m helpers.grading grade`` (what ``make grade`` runs). Prints seconds per submission, the
-ratio, and whether both gave the same grades. A benchmark: it prints and never fails.
+``python -m helpers.grading grade`` (what ``make grade`` runs), and by the same without the grading
+sandbox (``--unsafe-no-sandbox``). Prints seconds per submission, the ratio, the sandbox's cost per
+submission, and whether all gave the same grades. A benchmark: it prints and never fails.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COPIES = int(os.environ.get("BENCH_GRADING_COPIES", "2"))
 TARGET_RATIO = 1.7
+TARGET_SANDBOX_OVERHEAD = 0.10
 
 
 def exercise_sets() -> list[str]:
@@ -87,23 +89,29 @@ def main() -> None:
         print("no exercise sets in solutions/ yet: nothing to grade")
         return
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as scratch:
-        one, two = Path(scratch) / "sequential", Path(scratch) / "parallel"
+        one, two, three = (Path(scratch) / name for name in ("sequential", "parallel", "unsandboxed"))
         n = make_class(one, assignments)
         make_class(two, assignments)
+        make_class(three, assignments)
         grading, feedback = sequential(one, assignments)
         parallel = timed([sys.executable, "-m", "helpers.grading", "grade", "--root", str(two)], ROOT)
-        equal = same_grades(one, two)
+        unsafe = timed([sys.executable, "-m", "helpers.grading", "grade", "--root", str(three),
+                        "--unsafe-no-sandbox"], ROOT)
+        equal = same_grades(one, two) and same_grades(two, three)
     workers = os.cpu_count() or 1
     print(f"{n} submissions of {len(assignments)} exercise sets ({', '.join(assignments)}), {workers} cores")
-    print(f"{'method':52s} {'seconds':>8s} {'s/submission':>13s} {'ratio':>6s}")
+    print(f"{'method':54s} {'seconds':>8s} {'s/submission':>13s} {'ratio':>6s}")
     rows = [("sequential nbgrader autograde", grading),
             ("sequential nbgrader autograde + generate_feedback", grading + feedback),
-            ("make grade (parallel; with feedback, csv, figure)", parallel)]
+            ("make grade (parallel; with feedback, csv, figure)", parallel),
+            ("make grade UNSAFE_NO_SANDBOX=1 (the same, unsandboxed)", unsafe)]
     for name, seconds in rows:
-        print(f"{name:52s} {seconds:8.1f} {seconds / n:13.2f} {grading / seconds:6.2f}")
+        print(f"{name:54s} {seconds:8.1f} {seconds / n:13.2f} {grading / seconds:6.2f}")
     print(f"speed-up of make grade over sequential autograde: {grading / parallel:.2f}x"
           f" (over autograde + feedback: {(grading + feedback) / parallel:.2f}x; target {TARGET_RATIO}x)")
-    print(f"same grades both ways: {'yes' if equal else 'NO'}")
+    print(f"sandbox cost per submission: {(parallel - unsafe) / n:+.2f} s ({(parallel - unsafe) / unsafe:+.1%};"
+          f" target under {TARGET_SANDBOX_OVERHEAD:.0%})")
+    print(f"same grades every way: {'yes' if equal else 'NO'}")
 
 
 if __name__ == "__main__":

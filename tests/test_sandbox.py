@@ -143,6 +143,12 @@ def write_class(course: Path, attacks: bool = True) -> None:
             _cell(nb, "top_k_accuracy").source = _cell(nb, "top_k_accuracy").source.replace("-scores", "scores")
         (course / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
         nbformat.write(nb, course / "submitted" / student / ASSIGNMENT / "extiny.ipynb")
+    if attacks:  # links to the gradebook and the solutions: nbgrader would copy their targets as the grader
+        folder = course / "submitted" / "linker" / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(solution(course), folder / "extiny.ipynb")
+        (folder / "gradebook.db").symlink_to(course / "gradebook.db")
+        (folder / "answers").symlink_to(course / "solutions", target_is_directory=True)
     for student, code in ATTACKS.items() if attacks else ():
         nb = solution(course)
         _cell(nb, "top_k_accuracy").source += "\n" + code.replace("COURSE", str(course))
@@ -180,7 +186,9 @@ def test_every_grade_as_designed_and_honest_grades_equal_unsandboxed(graded, tmp
     for student, (top_k, means) in DESIGNED.items():
         assert grades[(student, "test_top_k_accuracy")][0] == top_k, (student, done.stdout)
         assert grades[(student, "test_class_means")][0] == means, (student, done.stdout)
-    assert not [r for r in grading.read_csv(course / "grades.csv") if r["problem"]]
+    problems = {r["student"]: r["problem"] for r in grading.read_csv(course / "grades.csv") if r["problem"]}
+    assert list(problems) == ["linker"] and "symbolic links" in problems["linker"], problems
+    assert not (course / "autograded" / "linker").exists()
     plain = sandbox_course(tmp_path / "plain", attacks=False)
     unsafe = run_grading("grade", "--root", str(plain), "--unsafe-no-sandbox")
     assert unsafe.returncode == 0 and "WITHOUT the sandbox" in unsafe.stderr, unsafe.stdout + unsafe.stderr
