@@ -38,6 +38,9 @@ KERNEL_NAME = "course-sandbox"
 REPO = Path(__file__).resolve().parents[1]
 NOBODY = 65534
 SYSTEM_TEMP = ("/tmp", "/var/tmp", "/run", "/dev/shm")
+# Top-level folders the kernel sees (read-only); every other one (/work, /home, /root, /srv, ...) is empty.
+SYSTEM_DIRS = frozenset({"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "opt", "var",
+                         "dev", "proc", "sys"})
 INSTALL = ("apt-get install bubblewrap (Debian/Ubuntu; util-linux provides prlimit and setpriv), "
            "or dnf install bubblewrap")
 # Every namespace but the user one: bwrap runs as root, so setpriv can then become nobody (in a new user
@@ -140,10 +143,13 @@ def kernelspec(folder: Path, limits: Limits, hide: list[Path], ipc_dir: Path, sl
 # --- the launcher (runs in the kernel's working directory, then becomes bwrap) -----------------------
 
 def hidden_folders(settings: dict[str, Any]) -> list[str]:
-    """Folders replaced by an empty tmpfs: system temp dirs, home, the course, the repo and their parents."""
+    """Folders replaced by an empty tmpfs: system temp dirs, home, the course, the repo and their parents,
+    and every top-level folder but the system's (``SYSTEM_DIRS``)."""
     home = Path(os.path.expanduser("~")).resolve()
     folders = {Path(p).resolve() for p in settings["hide"]} | {REPO}
     folders |= {p.parent for p in folders} | {home} | {Path(p) for p in SYSTEM_TEMP}
+    folders |= {p for p in Path("/").iterdir()  # every other top-level folder: another copy of the course
+                if p.is_dir() and not p.is_symlink() and p.name not in SYSTEM_DIRS}  # may lie anywhere
     folders = {p for p in folders - {Path("/")} if p.exists()}
     return sorted(str(p) for p in folders if not any(a in folders for a in p.parents))  # outermost only
 
@@ -179,13 +185,15 @@ def bwrap_argv(settings: dict[str, Any], workdir: Path, scratch: Path, connectio
     """The full command: bwrap with its mounts, prlimit, setpriv, the kernel."""
     limits = Limits(**settings["limits"])
     hidden = hidden_folders(settings)
-    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    # The private /tmp comes first: a tmpfs mounted later would hide what is bound below it (the venv
+    # and helpers/ when the course itself lives under /tmp).
+    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
     for folder in hidden:
-        argv += ["--tmpfs", folder]
+        if folder != "/tmp":
+            argv += ["--tmpfs", folder]
     for folder in visible_again(hidden):
         argv += [*mountpoint(folder, hidden), "--ro-bind", folder, folder]
-    hidden.append("/tmp")
-    argv += ["--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
     for source, target, kind in ((scratch / "work", workdir, "--bind"), (settings["ipc_dir"], settings["ipc_dir"], "--bind"),
                                  (connection, connection, "--ro-bind")):
         argv += [*mountpoint(str(target), hidden), kind, str(source), str(target)]
