@@ -11,7 +11,7 @@ starts the kernel (the submission's ``autograded/<student>/<assignment>/``) and 
           python -m ipykernel_launcher -f <connection file>
 
 In that view the course folder, the code repository, their parent folders, the home folder, /tmp,
-/var/tmp and /run are empty; only the Python installation, ``helpers/`` and this submission's
+/var/tmp, /run and every top-level folder but the system's (``SYSTEM_DIRS``) are empty; only the Python installation, ``helpers/`` and this submission's
 scratch folder come back. The scratch folder is a *copy* of the working directory without its
 notebooks (the notebook being graded holds the restored hidden tests; the kernel gets its code over
 the kernel protocol instead), mounted at the working directory's own path, writable, with a private
