@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from conftest import CHAPTERS, EXERCISES, ROOT, SOLUTIONS
+from conftest import CHAPTERS, EXERCISES, SOLUTIONS
 
 CELL_TIMEOUT = 600  # against hangs only: speed is measured by `make bench`
 

