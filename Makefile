@@ -9,6 +9,8 @@ LAB_IP   ?= 127.0.0.1
 LAB_PORT ?= 8888
 LAB_OPTS ?=
 PYTEST_OPTS ?=
+# Course tooling (grading, HTML edition, benchmarks) is not in the student bundle.
+TOOLING = @test -d coursetools || { echo "make $@ needs the full course repository: the student bundle has no coursetools/ (Validate checks your work)"; exit 2; }
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: help setup work lab test release bench html grade check bundle clean-venv
@@ -25,16 +27,17 @@ help:
 	@echo "make check    grade your own work/exNN_*/ against the hidden tests: make check EX=ex01"
 	@echo "make bundle   write the student archive dist/multimodal-course-student.tar.gz (no solutions)"
 
+# The first set-up downloads and installs the course's packages: about 2 minutes on a laptop.
 $(VENV)/.course: pyproject.toml
-	@command -v bwrap >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
-	  && apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null; } \
-	  || echo "note: install bubblewrap (make grade sandboxes student code with it)"
+	@echo "Setting up $(VENV) (the first time takes about 2 minutes)..."
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	@echo "Installing the course's packages (numpy, torch, JupyterLab, nbgrader, ...)..."
+	$(BIN)/python -m pip install --progress-bar on -e .
 	touch $@
 
 $(VENV)/.tests: $(VENV)/.course
+	@echo "Installing the test tools..."
 	$(BIN)/python -m pip install --quiet -e '.[test,hub]'
 	touch $@
 
@@ -49,6 +52,8 @@ lab: $(VENV)/.course work
 	$(BIN)/jupyter lab --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) $(ROOT_FLAG) $(LAB_OPTS)
 
 test: $(VENV)/.tests
+	@test -d tests || { echo "make test needs the full course repository (the student bundle has no tests/)"; exit 2; }
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_OPTS)
 
 release: $(VENV)/.course
@@ -58,29 +63,34 @@ release: $(VENV)/.course
 	done
 
 bench: $(VENV)/.tests
-	$(BIN)/python tests/bench.py
+	$(TOOLING)
+	$(BIN)/python bench/run.py
 
 html: $(VENV)/.course
-	$(BIN)/python -m helpers.html_edition
+	$(TOOLING)
+	$(BIN)/python -m coursetools.html_edition
 
 clean-venv:
 	rm -rf $(VENV)
 
-# Grading (helpers/grading.py; README's instructor and student guides).
+# Grading (coursetools/; docs/instructor-guide.md and README's student guide).
 ASSIGNMENT ?=
 STUDENT ?=
 REPORT_ONLY ?=
 EX ?=
-# Student kernels run in the bubblewrap sandbox (helpers/sandbox.py); UNSAFE_NO_SANDBOX=1 runs them with your rights.
+# Student kernels run in the bubblewrap sandbox (coursetools/sandbox.py); UNSAFE_NO_SANDBOX=1 runs them with your rights.
 UNSAFE_NO_SANDBOX ?=
 UNSAFE_FLAG = $(if $(UNSAFE_NO_SANDBOX),--unsafe-no-sandbox)
 
 grade: $(VENV)/.course
-	$(BIN)/python -m helpers.grading grade $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REPORT_ONLY),--report-only) $(UNSAFE_FLAG)
+	$(TOOLING)
+	$(BIN)/python -m coursetools grade $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REPORT_ONLY),--report-only) $(UNSAFE_FLAG)
 
 check: $(VENV)/.course
 	@test -n "$(EX)" || { echo "usage: make check EX=ex01 (an exercise set you work on in work/)"; exit 2; }
-	$(BIN)/python -m helpers.grading check $(EX) $(UNSAFE_FLAG)
+	$(TOOLING)
+	$(BIN)/python -m coursetools check $(EX) $(UNSAFE_FLAG)
 
 bundle: $(VENV)/.course
-	$(BIN)/python -m helpers.grading bundle
+	$(TOOLING)
+	$(BIN)/python -m coursetools bundle

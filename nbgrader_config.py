@@ -20,7 +20,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # so a traceback cannot print their lines either).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "helpers.grading.SafeFeedback",  # errors in hidden-test cells cut to one line; huge outputs cut
+    "coursetools.feedback.SafeFeedback",  # plain outputs only, cut; student markdown cleaned; no hidden lines
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

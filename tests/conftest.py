@@ -35,7 +35,8 @@ def nbgrader_env() -> dict[str, str]:
 
 
 def run_nbgrader(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """Run ``nbgrader ARGS`` in ``cwd``; the completed process (not checked: autograde exits 1 on a bad submission)."""
+    """Run ``nbgrader ARGS`` in ``cwd``; the completed process (not checked: autograde exits 1 on a bad
+    submission)."""
     return subprocess.run([str(BIN / "nbgrader"), *args, "--log-level=WARN"], cwd=cwd, env=nbgrader_env(),
                           capture_output=True, text=True, timeout=timeout)
 
@@ -149,20 +150,37 @@ def _source(cell: dict[str, Any]) -> str:
     return _MAGIC.sub("", text)
 
 
-def run_test_cell(notebook: Path, grade_id: str, replace: dict[str, Any] | None = None) -> None:
-    """Execute ``notebook``'s code cells up to the test cell ``grade_id`` (skipping other test cells),
-    bind ``replace`` (e.g. a plausible wrong implementation) into the namespace, then run the test cell
-    with its hidden tests. Raises whatever the test raises (AssertionError for a wrong answer)."""
+def _namespace_before(notebook: Path, grade_id: str, replace: dict[str, Any] | None) -> dict[str, Any]:
+    """A namespace where ``notebook``'s code cells before the test cell ``grade_id`` ran (other tasks'
+    test cells skipped), with ``replace`` bound in at the end."""
     namespace: dict[str, Any] = {"__name__": "__main__"}
     for cell in _cells(notebook):
-        if cell["cell_type"] != "code":
-            continue
         meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade_id") == grade_id:
-            namespace.update(replace or {})
-            exec(compile(_source(cell), f"{notebook.name}:{grade_id}", "exec"), namespace)
-            return
-        if meta.get("grade") and not meta.get("solution"):
-            continue  # another task's tests
+        if cell["cell_type"] != "code" or (meta.get("grade") and not meta.get("solution")):
+            if meta.get("grade_id") == grade_id:
+                namespace.update(replace or {})
+                return namespace
+            continue
         exec(compile(_source(cell), notebook.name, "exec"), namespace)
     raise ValueError(f"{notebook.name} has no test cell with grade_id {grade_id!r}")
+
+
+def run_test_cell(notebook: Path, grade_id: str, replace: dict[str, Any] | None = None,
+                  seed: int = 0) -> None:
+    """Run the test cell ``grade_id`` of a source notebook in-process against the code before it, with
+    ``replace`` (e.g. a plausible wrong implementation) bound in: its visible asserts, then, for a judged
+    cell, the judge with the reference solution's observations (hidden inputs drawn from ``seed``).
+    Raises AssertionError for a wrong answer."""
+    from coursetools import judge
+
+    cell = next(c for c in _cells(notebook)
+                if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    student = _namespace_before(notebook, grade_id, replace)
+    judged, hidden = judge.is_judged(cell), judge.hidden_code(cell)
+    visible = _source(cell).replace(hidden, "") if judged else _source(cell)
+    exec(compile(visible, f"{notebook.name}:{grade_id}", "exec"), student)
+    if judged:
+        reference = _namespace_before(notebook, grade_id, None)
+        result = judge.judge_in_process(judge.setup_code(notebook), hidden, student, reference, seed)
+        if not result.passed:
+            raise AssertionError(result.message)

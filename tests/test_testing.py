@@ -8,7 +8,13 @@ import importlib
 import numpy as np
 import pytest
 
-from helpers.testing import CHAPTER_MODULES, HelpersDisabledError, _public_members, assert_close, helpers_disabled
+from helpers.testing import (
+    CHAPTER_MODULES,
+    HelpersDisabledError,
+    _public_members,
+    assert_close,
+    helpers_disabled,
+)
 
 
 def _present_members() -> list[tuple[str, str]]:

@@ -1,1 +1,1 @@
-"""Real multi-view data shipped with the course (rebuilt by ``python -m helpers.datasets.rebuild``)."""
+"""Real multi-view data shipped with the course (rebuilt by ``python -m coursetools.rebuild_data``)."""

@@ -4,9 +4,10 @@ Every exercise set present in solutions/ (with its release in exercises/) gets `
 submitting the solution and ``COPIES`` submitting the untouched exercise. The same class is graded
 in fresh scratch courses: by nbgrader alone, one ``nbgrader autograde <assignment>`` per
 assignment (and ``nbgrader generate_feedback``, which ``make grade`` also does), then twice by
-``python -m helpers.grading grade`` (what ``make grade`` runs) and twice by the same without the grading
-sandbox (``--unsafe-no-sandbox``), in the order sandboxed, unsandboxed, unsandboxed, sandboxed. Prints seconds per submission, the ratio, the sandbox's cost per
-submission, and whether all gave the same grades. A benchmark: it prints and never fails.
+``python -m coursetools grade`` (what ``make grade`` runs) and twice by the same without the grading
+sandbox (``--unsafe-no-sandbox``), in the order sandboxed, unsandboxed, unsandboxed, sandboxed. Prints
+seconds per submission, the ratio, the sandbox's cost per submission, and whether all gave the same
+grades. A benchmark: it prints and never fails.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def same_grades(first: Path, second: Path) -> bool:
     def grades(course: Path) -> dict:
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
             return {(a.name, s.student.id, g.name): (g.auto_score, g.needs_manual_grade)
-                    for a in gradebook.assignments for s in a.submissions for nb in s.notebooks for g in nb.grades}
+                    for a in gradebook.assignments for s in a.submissions
+                    for nb in s.notebooks for g in nb.grades}
     return grades(first) == grades(second)
 
 
@@ -94,13 +96,14 @@ def main() -> None:
         grading, feedback = sequential(one, assignments)
         # make grade, sandboxed and not, in the order A B B A so a drifting machine load cancels out.
         runs: dict[str, list[float]] = {"sandboxed": [], "unsafe": []}
+        equal = True
         for k, kind in enumerate(("sandboxed", "unsafe", "unsafe", "sandboxed")):
             course = Path(scratch) / f"{kind}{k}"
             make_class(course, assignments)
             flags = ["--unsafe-no-sandbox"] if kind == "unsafe" else []
-            runs[kind].append(timed([sys.executable, "-m", "helpers.grading", "grade", "--root", str(course), *flags],
-                                    ROOT))
-            equal = same_grades(one, course) if k == 0 else equal and same_grades(one, course)
+            runs[kind].append(timed([sys.executable, "-m", "coursetools", "grade", "--root", str(course),
+                                     *flags], ROOT))
+            equal = equal and same_grades(one, course)
         parallel, unsafe = (sum(runs[kind]) / 2 for kind in ("sandboxed", "unsafe"))
     workers = os.cpu_count() or 1
     print(f"{n} submissions of {len(assignments)} exercise sets ({', '.join(assignments)}), {workers} cores")
@@ -113,8 +116,8 @@ def main() -> None:
         print(f"{name:54s} {seconds:8.1f} {seconds / n:13.2f} {grading / seconds:6.2f}")
     print(f"speed-up of make grade over sequential autograde: {grading / parallel:.2f}x"
           f" (over autograde + feedback: {(grading + feedback) / parallel:.2f}x; target {TARGET_RATIO}x)")
-    print(f"sandbox cost per submission: {(parallel - unsafe) / n:+.2f} s ({(parallel - unsafe) / unsafe:+.1%};"
-          f" target under {TARGET_SANDBOX_OVERHEAD:.0%})")
+    print(f"sandbox cost per submission: {(parallel - unsafe) / n:+.2f} s"
+          f" ({(parallel - unsafe) / unsafe:+.1%}; target under {TARGET_SANDBOX_OVERHEAD:.0%})")
     print(f"same grades every way: {'yes' if equal else 'NO'}")
 
 

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
 from conftest import BIN, ROOT
 
 COURSE_ID = "multimodal-learning"
@@ -43,11 +42,12 @@ VENV = BIN.parent
 VENV_SITE = VENV / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 # The course's own exercise sets first; a small fixture set only while none exists.
-SOURCE_ROOTS = [ROOT / "solutions", ROOT / "tests" / "fixtures"]
+SOURCE_ROOTS = [ROOT / "solutions", ROOT / "tests" / "tooling" / "fixtures"]
 
 
 def _exercise_set() -> Path | None:
-    """The first exercise set (a folder holding one source notebook) under solutions/ (or tests/fixtures/)."""
+    """The first exercise set (a folder holding one source notebook) under solutions/ (or
+    tests/tooling/fixtures/)."""
     roots = [Path(os.environ["CLASSROOM_EXERCISE_SOURCE"])] if os.environ.get("CLASSROOM_EXERCISE_SOURCE") \
         else SOURCE_ROOTS
     for root in roots:
@@ -74,7 +74,8 @@ def _why_not() -> str | None:
     return None
 
 
-pytestmark = [pytest.mark.xdist_group("classroom"), pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")]
+pytestmark = [pytest.mark.xdist_group("classroom"),
+              pytest.mark.skipif(_why_not() is not None, reason=_why_not() or "")]
 
 
 # --- small tools ------------------------------------------------------------------------------
@@ -135,13 +136,15 @@ def _build_course_env(dest: Path, private: bool | None = None) -> None:
 
 
 def _remove_user(user: str) -> None:
-    """Stop whatever still runs as ``user`` (only this test's throwaway users), then remove it and its home."""
+    """Stop whatever still runs as ``user`` (only this test's throwaway users), then remove it and its
+    home."""
     try:
         uid = pwd.getpwnam(user).pw_uid
     except KeyError:
         return
     for _ in range(3):
-        pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit() and _owner(entry) == uid]
+        pids = [int(entry.name) for entry in Path("/proc").iterdir()
+                if entry.name.isdigit() and _owner(entry) == uid]
         if not pids:
             break
         for pid in pids:
@@ -181,12 +184,14 @@ class Hub:
     def user(self, name: str, method: str, path: str, **kwargs: Any) -> Any:
         """A request to ``name``'s own server (``/user/NAME/PATH``)."""
         response = self.session.request(method, f"{self.url}/user/{name}/{path}", timeout=300, **kwargs)
-        assert response.status_code < 400, f"{method} {name}/{path}: {response.status_code} {response.text[:800]}"
+        assert response.status_code < 400, \
+            f"{method} {name}/{path}: {response.status_code} {response.text[:800]}"
         return response.json() if response.content else None
 
     def start_servers(self, names: list[str], timeout: float = 150) -> None:
         with ThreadPoolExecutor(len(names)) as pool:  # a POST waits until its server is up (or 10 s)
-            list(pool.map(lambda name: self.session.post(f"{self.url}/hub/api/users/{name}/server", timeout=120),
+            list(pool.map(lambda name: self.session.post(f"{self.url}/hub/api/users/{name}/server",
+                                                         timeout=120),
                           names))
         deadline = time.monotonic() + timeout
         waiting = set(names)
@@ -200,7 +205,8 @@ class Hub:
 
     def stop_servers(self, names: list[str]) -> None:
         with ThreadPoolExecutor(len(names)) as pool:
-            list(pool.map(lambda name: self.session.delete(f"{self.url}/hub/api/users/{name}/server", timeout=120),
+            list(pool.map(lambda name: self.session.delete(f"{self.url}/hub/api/users/{name}/server",
+                                                           timeout=120),
                           names))
 
     def formgrader(self, instructor: str, action: str) -> dict[str, Any]:
@@ -209,7 +215,8 @@ class Hub:
         return result
 
     def assignments(self, student: str, action: str, assignment: str) -> list[dict[str, Any]]:
-        """A student's Assignments tab: fetch, submit or fetch_feedback; the student's assignment list after."""
+        """A student's Assignments tab: fetch, submit or fetch_feedback; the student's assignment list
+        after."""
         result = self.user(student, "POST", f"assignments/{action}",
                            data={"course_id": COURSE_ID, "assignment_id": assignment})
         assert result.get("success"), f"{student} {action}: {result}"
@@ -224,7 +231,8 @@ def _nbgrader(cell: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_code_test(cell: dict[str, Any]) -> bool:
-    return cell["cell_type"] == "code" and _nbgrader(cell).get("grade") and not _nbgrader(cell).get("solution")
+    return (cell["cell_type"] == "code" and _nbgrader(cell).get("grade")
+            and not _nbgrader(cell).get("solution"))
 
 
 def _is_code_solution(cell: dict[str, Any]) -> bool:
@@ -273,7 +281,8 @@ class ClassRun:
     denied: dict[str, bool] = field(default_factory=dict)  # what a student tried → refused
     graded_copy: Path | None = None  # the instructor's course directory, copied before teardown
     seconds: dict[str, float] = field(default_factory=dict)
-    logins: list[int] = field(default_factory=list)  # HTTP status of a login with the right, then a wrong password
+    # HTTP status of a login with the right, then a wrong password
+    logins: list[int] = field(default_factory=list)
 
 
 def _grades(db_url: str, notebook: str, assignment: str, student: str) -> dict[str, float | None]:
@@ -336,7 +345,8 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassRun]:
                "COURSE_INSTRUCTORS": instructor, "COURSE_STUDENTS": ",".join(students.values()),
                "COURSE_SERVICE_TOKEN": token}
         with hub_log.open("wb") as log:
-            hub_process = subprocess.Popen([str(BIN / "jupyterhub"), "-f", str(ROOT / "deploy" / "jupyterhub_config.py")],
+            hub_process = subprocess.Popen([str(BIN / "jupyterhub"), "-f",
+                                            str(ROOT / "deploy" / "jupyterhub_config.py")],
                                            cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)
         hub = Hub(f"http://127.0.0.1:{port}", token)
@@ -368,8 +378,10 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassRun]:
         hub.formgrader(instructor, f"assignment/{a}/assign")
         hub.formgrader(instructor, f"assignment/{a}/release")
         first_solutions, first_tests = _first_task(source_nb)
-        points = {_nbgrader(c)["grade_id"]: float(_nbgrader(c)["points"]) for c in source_nb["cells"] if _is_code_test(c)}
-        run.expected = {"full": dict(points), "partial": {g: (p if g in first_tests else 0.0) for g, p in points.items()},
+        points = {_nbgrader(c)["grade_id"]: float(_nbgrader(c)["points"])
+                  for c in source_nb["cells"] if _is_code_test(c)}
+        run.expected = {"full": dict(points),
+                        "partial": {g: (p if g in first_tests else 0.0) for g, p in points.items()},
                         "untouched": {g: 0.0 for g in points}}
         for role, student in students.items():
             listing = hub.assignments(student, "fetch", a)
@@ -395,9 +407,11 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassRun]:
             hub.assignments(student, "fetch_feedback", a)
             folder = hub.user(student, "GET", f"api/contents/{a}/feedback", params={"content": 1})
             run.feedback[role] = [
-                hub.user(student, "GET", f"api/contents/{page['path']}", params={"content": 1, "format": "text"})["content"]
+                hub.user(student, "GET", f"api/contents/{page['path']}",
+                         params={"content": 1, "format": "text"})["content"]
                 for stamp in folder["content"] if stamp["type"] == "directory"
-                for page in hub.user(student, "GET", f"api/contents/{stamp['path']}", params={"content": 1})["content"]
+                for page in hub.user(student, "GET", f"api/contents/{stamp['path']}",
+                                     params={"content": 1})["content"]
                 if page["name"].endswith(".html")]
             run.grades[role] = _grades(f"sqlite:///{course_dir}/gradebook.db", run.notebook, a, student)
 
@@ -419,11 +433,13 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassRun]:
         import requests
 
         as_spy = {"Authorization": f"token {own_token}"}
-        own = requests.get(f"{hub.url}/user/{spy}/api/contents", headers=as_spy, timeout=60, allow_redirects=False)
+        own = requests.get(f"{hub.url}/user/{spy}/api/contents", headers=as_spy, timeout=60,
+                           allow_redirects=False)
         other = requests.get(f"{hub.url}/user/{victim}/api/contents/{a}", headers=as_spy, timeout=60,
                              allow_redirects=False)
         run.denied["own server over the Hub (control: allowed)"] = own.status_code >= 400
-        run.denied["another student's server over the Hub"] = other.status_code >= 400 or "content" not in other.text
+        run.denied["another student's server over the Hub"] = \
+            other.status_code >= 400 or "content" not in other.text
         # Logging in as a person does: the login form, checked against the OS password by PAM.
         password = secrets.token_urlsafe(16)
         _run(["chpasswd"], input=f"{spy}:{password}\n", check=True)
@@ -431,7 +447,8 @@ def classroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClassRun]:
             browser = requests.Session()
             form = browser.get(f"{hub.url}/hub/login", timeout=60).text
             xsrf = re.search(r'name="_xsrf" value="([^"]+)"', form).group(1)
-            reply = browser.post(f"{hub.url}/hub/login", data={"username": spy, "password": attempt, "_xsrf": xsrf},
+            reply = browser.post(f"{hub.url}/hub/login",
+                                 data={"username": spy, "password": attempt, "_xsrf": xsrf},
                                  timeout=60, allow_redirects=False)
             run.logins.append(reply.status_code)
         formgrader = requests.get(f"{hub.url}/user/{spy}/formgrader/api/status", headers=as_spy, timeout=60,
@@ -475,7 +492,8 @@ def test_class_on_jupyterhub(classroom: ClassRun) -> None:
         shown = re.search(rf"{re.escape(run.notebook)} \(Score: ([0-9.]+) / ([0-9.]+)\)", pages[0])
         assert shown, f"{role}'s feedback shows no score"
         total = sum(score or 0.0 for score in run.grades[role].values())
-        assert float(shown.group(1)) == pytest.approx(total, abs=0.01), f"{role}'s feedback: {shown.group(0)}, graded {total}"
+        assert float(shown.group(1)) == pytest.approx(total, abs=0.01), \
+            f"{role}'s feedback: {shown.group(0)}, graded {total}"
     allowed = [what for what, refused in run.denied.items() if not refused and "control" not in what]
     assert not allowed, f"a student could read: {allowed}"
     assert not run.denied["own server over the Hub (control: allowed)"]
@@ -508,11 +526,13 @@ def postgres() -> Iterator[str]:
     as_postgres = ["runuser", "-u", "postgres", "--"]
     data = scratch / "data"
     try:
-        done = _run([*as_postgres, tools["initdb"], "-D", str(data), "-U", "postgres", f"--pwfile={scratch / 'pw'}",
-                     "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"], cwd=scratch)
+        done = _run([*as_postgres, tools["initdb"], "-D", str(data), "-U", "postgres",
+                     f"--pwfile={scratch / 'pw'}", "--auth-local=trust", "--auth-host=scram-sha-256",
+                     "-E", "UTF8"], cwd=scratch)
         assert done.returncode == 0, done.stderr
         done = _run([*as_postgres, tools["pg_ctl"], "-D", str(data), "-l", str(scratch / "log"), "-w", "-o",
-                     f"-c listen_addresses=127.0.0.1 -p {port} -k {scratch}", "start"], cwd=scratch, timeout=60)
+                     f"-c listen_addresses=127.0.0.1 -p {port} -k {scratch}", "start"],
+                    cwd=scratch, timeout=60)
         assert done.returncode == 0, done.stderr + (scratch / "log").read_text()
         done = _run([*as_postgres, tools["psql"], "-h", str(scratch), "-p", str(port), "-U", "postgres",
                      "-c", "CREATE DATABASE gradebook"], cwd=scratch)
@@ -520,11 +540,13 @@ def postgres() -> Iterator[str]:
         yield f"postgresql+psycopg2://postgres:{password}@127.0.0.1:{port}/gradebook"
     finally:
         if (data / "postmaster.pid").exists():
-            _run([*as_postgres, tools["pg_ctl"], "-D", str(data), "-m", "fast", "-w", "stop"], cwd=scratch, timeout=60)
+            _run([*as_postgres, tools["pg_ctl"], "-D", str(data), "-m", "fast", "-w", "stop"],
+                 cwd=scratch, timeout=60)
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def test_postgres_gradebook_gives_the_sqlite_grades(classroom: ClassRun, postgres: str, tmp_path: Path) -> None:
+def test_postgres_gradebook_gives_the_sqlite_grades(classroom: ClassRun, postgres: str,
+                                                    tmp_path: Path) -> None:
     """The class's collected submissions graded again with the gradebook on PostgreSQL (set
     CLASSROOM_SQLITE_TOO=1 to time the same commands on SQLite as well): the grades equal the class's
     own SQLite grades, cell by cell."""
@@ -551,6 +573,7 @@ def test_postgres_gradebook_gives_the_sqlite_grades(classroom: ClassRun, postgre
         url = db_url or f"sqlite:///{course / 'gradebook.db'}"
         for role, student in classroom.students.items():
             grades = _grades(url, classroom.notebook, classroom.assignment, student)
-            assert grades == classroom.grades[role], f"{name}, {role} student: {grades} ≠ {classroom.grades[role]}"
+            assert grades == classroom.grades[role], \
+                f"{name}, {role} student: {grades} ≠ {classroom.grades[role]}"
     print(f"\nnbgrader autograde of {len(classroom.students)} submissions: "
           + ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items()))

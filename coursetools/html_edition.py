@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import re
 import shutil
 from pathlib import Path
@@ -50,8 +51,10 @@ INDEX = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>Multimodal Learning: offline edition</title>
-<style>body {{ font-family: sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ border-bottom: 1px solid #ddd; padding: .4rem; text-align: left; }}</style>
+<style>body {{ font-family: sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem;
+  line-height: 1.5; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: .4rem; text-align: left; }}</style>
 </head><body>
 <h1>Multimodal Learning: an interactive notebook course</h1>
 <p>The offline edition: every chapter as run, with its figures and typeset math. The sliders need a
@@ -91,8 +94,9 @@ def widget_note(models: list[dict]) -> nbformat.NotebookNode:
     """What replaces a widget in the static page: where to use it, and the values of its controls."""
     controls = [f"{html.escape(str(m['state']['description']))} = {m['state']['value']:.2f}" for m in models
                 if "SliderModel" in m.get("model_name", "") and m["state"].get("description")]
-    text = ("Interactive figure: open this chapter in JupyterLab (<code>make lab</code>) to move its controls; "
-            "the figure above shows it at " + (", ".join(controls) if controls else "its starting values") + ".")
+    where = ", ".join(controls) if controls else "its starting values"
+    text = ("Interactive figure: open this chapter in JupyterLab (<code>make lab</code>) to move its "
+            f"controls; the figure above shows it at {where}.")
     return nbformat.v4.new_output("display_data", data={"text/html": f"<p><em>{text}</em></p>"})
 
 
@@ -156,20 +160,44 @@ def exercise_set(chapter: Path) -> str:
 def index_row(chapter: Path, title: str) -> str:
     page = html.escape(f"{chapter.stem}.html")
     exercise = exercise_set(chapter)
+    code = f"<code>exercises/{exercise}</code>" if exercise else ""
     return (f"<tr><td><a href=\"{page}\">{html.escape(chapter.stem)}</a></td><td><a href=\"{page}\">"
-            f"{html.escape(title)}</a></td><td>{f'<code>exercises/{exercise}</code>' if exercise else ''}</td></tr>")
+            f"{html.escape(title)}</a></td><td>{code}</td></tr>")
 
 
-def copy_mathjax(out: Path) -> None:
+# What MATHJAX_URL's configuration loads: no other languages, no accessibility or chemistry extensions,
+# no SVG output.
+MATHJAX_UNUSED = ("localization/", "extensions/a11y/", "extensions/TeX/mhchem3/", "jax/output/SVG/")
+
+
+def copy_mathjax(out: Path, link: bool = False) -> None:
+    """MathJax 2.7 from jupyter-server-mathjax into ``out/mathjax`` (``link``: hard links where the
+    filesystem allows, so many copies cost no space)."""
     import jupyter_server_mathjax
 
-    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", out / "mathjax", dirs_exist_ok=True)
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    for source in static.rglob("*"):
+        relative = source.relative_to(static).as_posix()
+        if not source.is_file() or relative.startswith(MATHJAX_UNUSED):
+            continue
+        target = out / "mathjax" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            continue
+        try:
+            if not link:
+                raise OSError
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
 
 
-def build(chapters: list[Path] | None = None, out: Path = OUT, execute_only: list[Path] | None = None) -> list[Path]:
+def build(chapters: list[Path] | None = None, out: Path = OUT,
+          execute_only: list[Path] | None = None) -> list[Path]:
     """Execute ``chapters`` (default: every chapter) and write the edition to ``out``; the pages written.
 
-    ``execute_only`` (for tests) runs just those chapters; the others are converted as committed, without outputs.
+    ``execute_only`` (for tests) runs just those chapters; the others are converted as committed,
+    without outputs.
     """
     chapters = sorted((ROOT / "chapters").glob("*.ipynb")) if chapters is None else list(chapters)
     if not chapters:
@@ -194,7 +222,8 @@ def build(chapters: list[Path] | None = None, out: Path = OUT, execute_only: lis
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("chapters", nargs="*", type=Path, help="chapter notebooks (default: all)")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"output folder (default: {OUT.relative_to(ROOT)})")
+    parser.add_argument("--out", type=Path, default=OUT,
+                        help=f"output folder (default: {OUT.relative_to(ROOT)})")
     args = parser.parse_args(argv)
     pages = build([p.resolve() for p in args.chapters] or None, args.out)
     print(f"wrote {len(pages)} pages; open {pages[0]}")

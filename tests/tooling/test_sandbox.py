@@ -1,4 +1,4 @@
-"""The grading sandbox (helpers/sandbox.py): malicious submissions on the tiny fixture assignment.
+"""The grading sandbox (coursetools/sandbox.py): malicious submissions on the tiny fixture assignment.
 
 One sandboxed ``make grade`` batch holds two honest students and one attacker per attack; each attack
 runs inside a graded solution cell, prints what it achieved, and is asserted as designed, together
@@ -13,14 +13,15 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import ROOT
-from helpers import grading, sandbox
 from test_grading import ASSIGNMENT, FIXTURE, _cell, make_course, run_grading, task_grades
+
+from coursetools import leaks, reports, sandbox
 
 pytestmark = pytest.mark.xdist_group("grading")
 
@@ -36,7 +37,7 @@ if WHY_NOT and os.environ.get("CI") != "true":
 # grade stays (2, 3) unless the attack breaks it. ``COURSE`` is replaced by the course's path.
 SEARCH = r'''
 import os
-needles = [("hidden" + "-sentinel").encode(), ("_refer" + "ence_class_means").encode()]
+needles = [("hidden" + "-sentinel").encode(), ("def jud" + "ge(case").encode()]
 hits, seen = [], 0
 for top, dirs, files in os.walk("/"):
     if top == "/" :
@@ -57,7 +58,8 @@ print("CWD", sorted(os.listdir(".")))
 '''
 WRITE_GRADEBOOK = r'''
 import os, socket
-for path in ["COURSE/gradebook.db", "../../../gradebook.db", "COURSE/grades.csv", "/work/x", "COURSE/solutions/x"]:
+for path in ["COURSE/gradebook.db", "../../../gradebook.db", "COURSE/grades.csv", "/work/x",
+             "COURSE/solutions/x"]:
     try:
         with open(path, "ab") as handle:
             handle.write(b"garbage")
@@ -119,8 +121,8 @@ SLEEP = r'''
 import time
 time.sleep(10**6)
 '''
-ATTACKS = {"searcher": SEARCH, "gradebook_writer": WRITE_GRADEBOOK, "reader": READ_OTHER, "memory_hog": MEMORY,
-           "fork_bomb": FORK, "huge_file": HUGE_FILE, "sleeper": SLEEP}
+ATTACKS = {"searcher": SEARCH, "gradebook_writer": WRITE_GRADEBOOK, "reader": READ_OTHER,
+           "memory_hog": MEMORY, "fork_bomb": FORK, "huge_file": HUGE_FILE, "sleeper": SLEEP}
 HONEST = {"full": (2, 3), "wrong": (0, 3)}
 # student → (test_top_k_accuracy, test_class_means): the attack never costs points, as it runs after the def.
 DESIGNED = {**HONEST, **{name: (2, 3) for name in ATTACKS}}
@@ -140,7 +142,8 @@ def write_class(course: Path, attacks: bool = True) -> None:
     for student in HONEST:
         nb = solution(course)
         if student == "wrong":
-            _cell(nb, "top_k_accuracy").source = _cell(nb, "top_k_accuracy").source.replace("-scores", "scores")
+            _cell(nb, "top_k_accuracy").source = \
+                _cell(nb, "top_k_accuracy").source.replace("-scores", "scores")
         (course / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
         nbformat.write(nb, course / "submitted" / student / ASSIGNMENT / "extiny.ipynb")
     if attacks:  # links to the gradebook and the solutions: nbgrader would copy their targets as the grader
@@ -159,7 +162,8 @@ def write_class(course: Path, attacks: bool = True) -> None:
 def sandbox_course(folder: Path, attacks: bool = True) -> Path:
     """The fixture course with a short cell limit, small sandbox limits and the class."""
     course = make_course(folder)
-    extra = f"\nc.Execute.timeout = {CELL_TIMEOUT}\n" + "".join(f"c.Sandbox.{k} = {v}\n" for k, v in LIMITS.items())
+    extra = f"\nc.Execute.timeout = {CELL_TIMEOUT}\n" \
+        + "".join(f"c.Sandbox.{k} = {v}\n" for k, v in LIMITS.items())
     (course / "nbgrader_config.py").write_text((course / "nbgrader_config.py").read_text() + extra)
     write_class(course, attacks)
     return course
@@ -186,7 +190,7 @@ def test_every_grade_as_designed_and_honest_grades_equal_unsandboxed(graded, tmp
     for student, (top_k, means) in DESIGNED.items():
         assert grades[(student, "test_top_k_accuracy")][0] == top_k, (student, done.stdout)
         assert grades[(student, "test_class_means")][0] == means, (student, done.stdout)
-    problems = {r["student"]: r["problem"] for r in grading.read_csv(course / "grades.csv") if r["problem"]}
+    problems = {r["student"]: r["problem"] for r in reports.read_csv(course / "grades.csv") if r["problem"]}
     assert list(problems) == ["linker"] and "symbolic links" in problems["linker"], problems
     assert not (course / "autograded" / "linker").exists()
     plain = sandbox_course(tmp_path / "plain", attacks=False)
@@ -203,11 +207,11 @@ def test_searching_every_readable_file_finds_no_hidden_test(graded) -> None:
     assert "FOUND []" in text, text
     assert "CWD []" in text, text  # the working directory's copy has no notebook (it held the hidden tests)
     for page in (course / "feedback").rglob("*.html"):
-        assert "_reference_" not in grading.html_text(page), page
+        assert "def judge(" not in leaks.html_text(page), page
     for nb in (course / "autograded").rglob("*.ipynb"):  # no output holds hidden code
         for cell in nbformat.read(nb, as_version=4).cells:
             for output in cell.get("outputs", []):
-                assert "_reference_" not in str(output) and "BEGIN HIDDEN" not in str(output), nb
+                assert "def judge(" not in str(output) and "BEGIN HIDDEN" not in str(output), nb
 
 
 def test_gradebook_cannot_be_written_or_deleted_and_no_network(graded) -> None:
@@ -226,7 +230,8 @@ def test_other_students_work_and_solutions_cannot_be_read(graded) -> None:
     text = outputs(course, "reader")
     assert "READ " not in text and text.count("READ-FAILED") == 5, text
     listed = re.search(r"GLOB (.*)", text).group(1)
-    assert ".ipynb" not in listed and "full" not in listed and "searcher" not in listed, text  # only its own folder
+    # only its own folder
+    assert ".ipynb" not in listed and "full" not in listed and "searcher" not in listed, text
 
 
 def test_memory_hog_errors_alone(graded) -> None:
@@ -246,7 +251,8 @@ def test_huge_file_stops_at_the_limit(graded) -> None:
     text = outputs(course, "huge_file")
     sizes = [int(s) for s in re.findall(r"WRITE-STOPPED \S+ (\d+)", text)]
     assert len(sizes) == 2 and max(sizes) <= LIMITS["file_mb"] * 2**20, text
-    assert not (course / "autograded" / "huge_file" / ASSIGNMENT / "big.bin").exists()  # stayed in its scratch
+    # stayed in its scratch
+    assert not (course / "autograded" / "huge_file" / ASSIGNMENT / "big.bin").exists()
 
 
 def test_sleeper_times_out(graded) -> None:
@@ -265,10 +271,11 @@ def test_limits_are_in_the_config_and_cpu_exceeds_the_cell_limits() -> None:
 
 def test_grading_stops_with_what_to_install_when_bwrap_is_missing(tmp_path: Path) -> None:
     course = tmp_path / "course"
-    shutil.copytree(ROOT / "tests" / "fixtures", course / "solutions")
+    shutil.copytree(ROOT / "tests" / "tooling" / "fixtures", course / "solutions")
     shutil.copy(ROOT / "nbgrader_config.py", course)
     (course / "submitted" / "a" / "extiny").mkdir(parents=True)
     env_path = "/nonexistent"
-    done = subprocess.run([grading.sys.executable, "-m", "helpers.grading", "grade", "--root", str(course)],
+    done = subprocess.run([sys.executable, "-m", "coursetools", "grade", "--root", str(course)],
                           cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PATH=env_path))
-    assert done.returncode != 0 and "bubblewrap" in done.stderr and "UNSAFE_NO_SANDBOX" in done.stderr, done.stderr
+    assert done.returncode != 0 and "bubblewrap" in done.stderr and "UNSAFE_NO_SANDBOX" in done.stderr, \
+        done.stderr

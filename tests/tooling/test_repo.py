@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import CHAPTERS, EXERCISES, ROOT, SOLUTIONS, run_nbgrader
 
 NOTEBOOKS = CHAPTERS + SOLUTIONS + EXERCISES
@@ -25,14 +26,16 @@ def test_notebook_is_stripped_and_has_kernelspec(notebook: Path) -> None:
     dirty = [i for i, c in enumerate(nb["cells"])
              if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
     assert not dirty, f"{notebook.name}: cells {dirty} carry outputs or execution counts"
-    assert nb["metadata"].get("kernelspec", {}).get("name") == "python3", f"{notebook.name}: no python3 kernelspec"
+    assert nb["metadata"].get("kernelspec", {}).get("name") == "python3", \
+        f"{notebook.name}: no python3 kernelspec"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_imports_helpers(notebook: Path) -> None:
     code = "\n".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"]
                      if c["cell_type"] == "code")
-    assert re.search(r"^\s*(import helpers|from helpers)", code, re.MULTILINE), f"{notebook.name} never imports helpers"
+    assert re.search(r"^\s*(import helpers|from helpers)", code, re.MULTILINE), \
+        f"{notebook.name} never imports helpers"
 
 
 def test_chapters_and_exercises_pair_up() -> None:
@@ -52,7 +55,8 @@ def _cells_for_comparison(notebook: Path) -> list[tuple[str, str, dict]]:
 
 @pytest.mark.skipif(not SOLUTIONS, reason="no exercise sets yet")
 def test_committed_exercises_are_the_release_of_solutions(tmp_path: Path) -> None:
-    """Regenerate every assignment in a scratch course: sources and nbgrader metadata equal the committed copy."""
+    """Regenerate every assignment in a scratch course: sources and nbgrader metadata equal the
+    committed copy."""
     (tmp_path / "solutions").symlink_to(ROOT / "solutions")
     (tmp_path / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
     for assignment in sorted({p.parent.name for p in SOLUTIONS}):
@@ -72,15 +76,42 @@ def _pins_in_environment_yml() -> list[str]:
 
 def test_environment_yml_repeats_pyproject_pins() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pins = project["dependencies"] + [pin for extra in project["optional-dependencies"].values() for pin in extra]
+    pins = project["dependencies"] + [pin for extra in project["optional-dependencies"].values()
+                                      for pin in extra]
     assert all("==" in pin for pin in pins), "every course dependency is pinned with =="
     assert _pins_in_environment_yml() == pins
 
 
-def test_every_make_target_is_documented_in_readme() -> None:
+def _documentation() -> str:
+    """README.md and every page of docs/."""
+    return "\n".join(p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
+
+
+def test_every_make_target_is_documented() -> None:
     makefile = (ROOT / "Makefile").read_text()
     phony = re.search(r"^\.PHONY:(.*)$", makefile, re.MULTILINE).group(1).split()
-    readme = (ROOT / "README.md").read_text()
+    documentation = _documentation()
     public = [t for t in phony if t not in {"help", "setup", "work", "clean-venv"}]
-    missing = [t for t in public if f"make {t}" not in readme]
-    assert not missing, f"README.md does not document: {missing}"
+    missing = [t for t in public if f"make {t}" not in documentation]
+    assert not missing, f"neither README.md nor docs/ documents: {missing}"
+
+
+def test_readme_is_short_and_links_every_doc() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 120, "README.md grew past 120 lines: move reference material to docs/"
+    assert "make lab" in readme and "make test" in readme
+    unlinked = [p.name for p in sorted((ROOT / "docs").glob("*.md")) if f"docs/{p.name}" not in readme]
+    assert not unlinked, f"README.md links no {unlinked}"
+
+
+def test_helpers_imports_no_course_tooling() -> None:
+    """``import helpers`` (and every chapter module) loads neither nbgrader nor coursetools."""
+    code = ("import sys, helpers\n"
+            "for name in helpers._SUBMODULES: getattr(helpers, name)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'nbgrader', 'coursetools'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
+    importing = [p.name for p in (ROOT / "helpers").rglob("*.py")
+                 if re.search(r"^\s*(import|from) coursetools", p.read_text(), re.MULTILINE)]
+    assert not importing, f"helpers modules import coursetools: {importing}"

@@ -2,7 +2,7 @@
 
 The rule: nothing the kernel can read holds a hidden test or another student's work, and nothing
 outside its own scratch is writable. ``kernelspec(...)`` writes a Jupyter kernelspec whose argv is
-``python -I helpers/sandbox.py <settings.json> <connection file>``; that launcher runs where nbgrader
+``python -I coursetools/sandbox.py <settings.json> <connection file>``; that launcher runs where nbgrader
 starts the kernel (the submission's ``autograded/<student>/<assignment>/``) and execs
 
     bwrap  (a read-only view of /, new mount/PID/IPC/UTS/network namespaces, no network at all)
@@ -11,12 +11,12 @@ starts the kernel (the submission's ``autograded/<student>/<assignment>/``) and 
           python -m ipykernel_launcher -f <connection file>
 
 In that view the course folder, the code repository, their parent folders, the home folder, /tmp,
-/var/tmp, /run and every top-level folder but the system's (``SYSTEM_DIRS``) are empty; only the Python installation, ``helpers/`` and this submission's
-scratch folder come back. The scratch folder is a *copy* of the working directory without its
-notebooks (the notebook being graded holds the restored hidden tests; the kernel gets its code over
-the kernel protocol instead), mounted at the working directory's own path, writable, with a private
-/tmp beside it. The kernel talks to nbgrader over Unix sockets (zmq ``ipc``) in a folder of its own,
-so it needs no network namespace of the host.
+/var/tmp, /run and every top-level folder but the system's (``SYSTEM_DIRS``) are empty; only the Python
+installation, ``helpers/`` and this submission's scratch folder come back. The scratch folder is a
+*copy* of the working directory without its notebooks (the notebook being graded holds the restored
+hidden tests; the kernel gets its code over the kernel protocol instead), mounted at the working
+directory's own path, writable, with a private /tmp beside it. The kernel talks to nbgrader over Unix
+sockets (zmq ``ipc``) in a folder of its own, so it needs no network namespace of the host.
 
 Limits come from ``Limits`` below; a course changes them in nbgrader_config.py, e.g.
 ``c.Sandbox.memory_mb = 8192`` (names as in ``Limits``).
@@ -65,7 +65,7 @@ def give(path: Path, uid: int) -> None:
 
 @dataclass
 class Limits:
-    """Resource limits of one student kernel (override any of them as ``c.Sandbox.<name>`` in nbgrader_config.py).
+    """Resource limits of one student kernel (override any as ``c.Sandbox.<name>`` in nbgrader_config.py).
 
     memory_mb: address space (RLIMIT_AS); an allocation above it raises MemoryError in the cell.
     processes: processes and threads of the sandbox user (RLIMIT_NPROC, bound by running as a
@@ -105,18 +105,34 @@ def unavailable() -> str:
     probe = subprocess.run(["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *NAMESPACES,
                             "--die-with-parent", *become(NOBODY), "true"], capture_output=True, text=True)
     if probe.returncode != 0:
-        return (f"bwrap cannot create namespaces here ({probe.stderr.strip() or probe.returncode}): run grading "
+        return (f"bwrap cannot create namespaces here ({probe.stderr.strip() or probe.returncode}): "
+                "run grading "
                 "as root, or allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)")
     return ""
 
 
-UNSAFE_HINT = ("make grade UNSAFE_NO_SANDBOX=1 (python -m helpers.grading grade --unsafe-no-sandbox) grades "
-               "without it: student code then runs with your rights and can read the hidden tests and the gradebook")
+UNSAFE_HINT = ("make grade UNSAFE_NO_SANDBOX=1 (python -m coursetools grade --unsafe-no-sandbox) grades "
+               "without it: student code then runs with your rights and can read the hidden tests and the "
+               "gradebook")
+
+
+
+def require_sandbox(unsafe: bool) -> None:
+    """Stop with what to install when the sandbox cannot run, unless the instructor chose to grade
+    unsafely."""
+    if unsafe:
+        print("WARNING: grading WITHOUT the sandbox: student code runs with your rights "
+              "(it can read solutions/, the gradebook and other students' work)", file=sys.stderr)
+        return
+    why = unavailable()
+    if why:
+        raise SystemExit(f"cannot sandbox student code: {why}.\n{UNSAFE_HINT}.")
 
 
 # --- what the grading side sets up --------------------------------------------------------------
 
-def kernelspec(folder: Path, limits: Limits, hide: list[Path], ipc_dir: Path, slot: int = 0) -> dict[str, Any]:
+def kernelspec(folder: Path, limits: Limits, hide: list[Path], ipc_dir: Path,
+               slot: int = 0) -> dict[str, Any]:
     """Write ``folder/kernels/course-sandbox`` and the launcher's settings; the nbgrader config to use it.
 
     ``folder`` goes first on JUPYTER_PATH (the caller sets it). ``hide``: folders the kernel must
@@ -129,11 +145,13 @@ def kernelspec(folder: Path, limits: Limits, hide: list[Path], ipc_dir: Path, sl
     spec.mkdir(parents=True, exist_ok=True)
     ipc_dir.mkdir(parents=True, exist_ok=True)
     give(ipc_dir, uid)
-    settings = {"limits": asdict(limits), "hide": [str(p) for p in hide], "scratch": str(folder / "kernels-scratch"),
+    settings = {"limits": asdict(limits), "hide": [str(p) for p in hide],
+                "scratch": str(folder / "kernels-scratch"),
                 "python": sys.executable, "ipc_dir": str(ipc_dir), "uid": uid}
     (spec / "settings.json").write_text(json.dumps(settings, indent=1))
     # -I: the launcher runs as the grader in the student's folder, so it must never import from there.
-    argv = [sys.executable, "-I", str(Path(__file__).resolve()), str(spec / "settings.json"), "{connection_file}"]
+    argv = [sys.executable, "-I", str(Path(__file__).resolve()), str(spec / "settings.json"),
+            "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (grading sandbox)",
                                                   "language": "python", "interrupt_mode": "message"}))
     return {"Execute": {"kernel_name": KERNEL_NAME},
@@ -173,7 +191,8 @@ def private_copy(workdir: Path, scratch_root: Path, uid: int) -> Path:
     """A fresh scratch folder whose ``work/`` is the working directory without notebooks, nobody's."""
     scratch_root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="kernel-", dir=scratch_root))
-    shutil.copytree(workdir, scratch / "work", symlinks=True,  # a link stays a link: never followed as the grader
+    shutil.copytree(workdir, scratch / "work", symlinks=True,
+                     # a link stays a link: never followed as the grader
                     ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
     for path in [scratch, *scratch.rglob("*")]:
         give(path, uid)
@@ -194,21 +213,25 @@ def bwrap_argv(settings: dict[str, Any], workdir: Path, scratch: Path, connectio
             argv += ["--tmpfs", folder]
     for folder in visible_again(hidden):
         argv += [*mountpoint(folder, hidden), "--ro-bind", folder, folder]
-    for source, target, kind in ((scratch / "work", workdir, "--bind"), (settings["ipc_dir"], settings["ipc_dir"], "--bind"),
+    for source, target, kind in ((scratch / "work", workdir, "--bind"),
+                                 (settings["ipc_dir"], settings["ipc_dir"], "--bind"),
                                  (connection, connection, "--ro-bind")):
         argv += [*mountpoint(str(target), hidden), kind, str(source), str(target)]
     argv += ["--chdir", str(workdir), *NAMESPACES, "--die-with-parent", "--new-session", "--clearenv"]
     env = {"PATH": f"{Path(settings['python']).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp",
            "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib", "MPLBACKEND": "agg",
            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore",
-           **{k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")}}
+           **{k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                               "NUMEXPR_NUM_THREADS")}}
     for name, value in env.items():
         argv += ["--setenv", name, value]
     argv += ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--nproc={limits.processes}",
-             f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb * 2**20}", f"--nofile={limits.open_files}",
+             f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb * 2**20}",
+             f"--nofile={limits.open_files}",
              "--core=0", "--",
              *become(settings["uid"]),
-             settings["python"], "-m", "ipykernel_launcher", "-f", str(connection), "--HistoryManager.enabled=False",
+             settings["python"], "-m", "ipykernel_launcher", "-f", str(connection),
+             "--HistoryManager.enabled=False",
              *sys_argv_extra()]
     return argv
 

@@ -9,7 +9,7 @@ and one cross-entropy. Two loops compute the same loss anchor by anchor:
 * *definition loop* — the formula as written (as ``helpers.alignment.info_nce_loop`` does), one cosine
   per (anchor, candidate): 4096² scalar steps, timed on the first anchors and scaled to the batch.
 
-Run by ``make bench`` (``tests/bench.py``) or alone: ``python tests/bench_alignment.py``.
+Run by ``make bench`` (``bench/run.py``) or alone: ``python bench/alignment.py``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The floor is a notebook that only imports helpers and torch (kernel start-up plus imports), so the
 ratio shows what each notebook costs beyond the unavoidable. A benchmark, not a test: it prints and
-never fails on a slow number. Further benchmarks live in tests/bench_*.py (each with a ``main()``)
+never fails on a slow number. Further benchmarks live in bench/*.py (each with a ``main()``)
 and run after the notebook table.
 """
 
@@ -26,7 +26,8 @@ from nbclient import NotebookClient
 path = sys.argv[1]
 nb = nbformat.read(path, as_version=4)
 start = time.perf_counter()
-NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": sys.argv[2]}}).execute()
+NotebookClient(nb, timeout=600, kernel_name="python3",
+               resources={"metadata": {"path": sys.argv[2]}}).execute()
 seconds = time.perf_counter() - start
 peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(json.dumps({"seconds": seconds, "peak_mib": peak_mib}))
@@ -71,8 +72,8 @@ def notebook_table() -> None:
 
 
 def further_benchmarks() -> None:
-    """Run ``main()`` of every tests/bench_*.py, in name order."""
-    for path in sorted(Path(__file__).parent.glob("bench_*.py")):
+    """Run ``main()`` of every other bench/*.py, in name order."""
+    for path in sorted(p for p in Path(__file__).parent.glob("*.py") if p.name != "run.py"):
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

@@ -1,4 +1,5 @@
-"""`make grade`, `make check` and `make bundle` on the tiny fixture assignment (tests/fixtures/extiny).
+"""`make grade`, `make check` and `make bundle` on the tiny fixture assignment
+(tests/tooling/fixtures/extiny).
 
 One batch holds every kind of bad submission, so nbgrader's start-up is paid once: each student's
 grade is asserted as designed, the batch finishes, the gradebook stays readable, no feedback page
@@ -9,6 +10,7 @@ shows hidden tests, a second run gives the same grades, and the grades equal seq
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -19,15 +21,18 @@ from typing import Any
 
 import nbformat
 import pytest
-
 from conftest import ROOT, SOLUTIONS, nbgrader_env, run_nbgrader
-from helpers import grading
+
+from coursetools import bundle, leaks, reports, workers
+from coursetools.collect import student_jobs
+from coursetools.course import cell_text
 
 pytestmark = pytest.mark.xdist_group("grading")
 
-FIXTURE = ROOT / "tests" / "fixtures" / "extiny" / "extiny.ipynb"
+FIXTURE = ROOT / "tests" / "tooling" / "fixtures" / "extiny" / "extiny.ipynb"
 ASSIGNMENT = "extiny"
-CELL_TIMEOUT = 25  # seconds per cell in the test course: the infinite loop costs little, a loaded CI still passes
+# seconds per cell in the test course: the infinite loop costs little, a loaded CI still passes
+CELL_TIMEOUT = 25
 TASKS = ("test_top_k_accuracy", "test_class_means")
 
 # student: (score of test_top_k_accuracy, score of test_class_means, needs manual grading, problem text)
@@ -61,7 +66,8 @@ def _replace_function(nb: Any, grade_id: str, source: str) -> Any:
     return nb
 
 
-def _submission(folder: Path, nb: Any | None = None, name: str = "extiny.ipynb", text: str | None = None) -> Path:
+def _submission(folder: Path, nb: Any | None = None, name: str = "extiny.ipynb",
+                text: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     if text is not None:
         (folder / name).write_text(text)
@@ -73,7 +79,8 @@ def _submission(folder: Path, nb: Any | None = None, name: str = "extiny.ipynb",
 def write_batch(course: Path) -> None:
     """One submission per kind in DESIGNED: the release with the students' answers written in."""
     released = nbformat.read(course / "exercises" / ASSIGNMENT / "extiny.ipynb", as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(FIXTURE, as_version=4).cells
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source
+               for c in nbformat.read(FIXTURE, as_version=4).cells
                if c.metadata.get("nbgrader", {}).get("solution")}
 
     def solution() -> Any:
@@ -94,22 +101,27 @@ def write_batch(course: Path) -> None:
         "def top_k_accuracy(scores, labels, k=1):\n    import torch\n"
         "    return helpers.train.accuracy(torch.as_tensor(scores), torch.as_tensor(labels))")))
     _submission(folder("infinite_loop"), _replace_function(
-        solution(), "top_k_accuracy", "def top_k_accuracy(scores, labels, k=1):\n    while True:\n        pass"))
+        solution(), "top_k_accuracy",
+        "def top_k_accuracy(scores, labels, k=1):\n    while True:\n        pass"))
     _submission(folder("kernel_crash"), _replace_function(
         solution(), "class_means", "def class_means(X, y, n_classes):\n    import os\n    os._exit(1)"))
     importing = solution()
-    _cell(importing, "top_k_accuracy").source = "import not_a_module_anywhere\n" + _cell(importing, "top_k_accuracy").source
+    _cell(importing, "top_k_accuracy").source = \
+        "import not_a_module_anywhere\n" + _cell(importing, "top_k_accuracy").source
     _submission(folder("import_error"), importing)
     shadow = _submission(folder("shadowing_module"), solution())
     (shadow / "helpers.py").write_text("raise ImportError('a student module named helpers')\n")
     huge = solution()
-    _cell(huge, "top_k_accuracy").source += '\nprint("x" * 5_000_000)\nfor _i in range(50_000):\n    print(_i)'
+    _cell(huge, "top_k_accuracy").source += ('\nprint("x" * 5_000_000)\n'
+                                             'for _i in range(50_000):\n    print(_i)')
     _submission(folder("huge_output"), huge)
-    edited = _replace_function(solution(), "top_k_accuracy", "def top_k_accuracy(scores, labels, k=1):\n    return 0.0")
+    edited = _replace_function(solution(), "top_k_accuracy",
+                               "def top_k_accuracy(scores, labels, k=1):\n    return 0.0")
     _cell(edited, "test_top_k_accuracy").source = "assert True  # the student's own 'test'"
     _submission(folder("edited_tests"), edited)
     deleted = solution()
-    deleted.cells = [c for c in deleted.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "test_class_means"]
+    deleted.cells = [c for c in deleted.cells
+                     if c.metadata.get("nbgrader", {}).get("grade_id") != "test_class_means"]
     _submission(folder("deleted_test"), deleted)
     _submission(folder("not_json"), text='{"cells": [ this is not JSON')
     missing = _submission(folder("missing_notebook"), solution(), name="extiny (1).ipynb")
@@ -135,8 +147,8 @@ def make_course(folder: Path) -> Path:
 
 
 def run_grading(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """``python -m helpers.grading ARGS`` (what the make targets run)."""
-    return subprocess.run([sys.executable, "-m", "helpers.grading", *args], cwd=ROOT, env=nbgrader_env(),
+    """``python -m coursetools ARGS`` (what the make targets run)."""
+    return subprocess.run([sys.executable, "-m", "coursetools", *args], cwd=ROOT, env=nbgrader_env(),
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -159,7 +171,8 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def graded(pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+def graded(pristine: Path,
+           tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     """The course after one `make grade` run, and that run."""
     course = tmp_path_factory.mktemp("graded") / "course"
     shutil.copytree(pristine, course, symlinks=True)
@@ -172,7 +185,7 @@ def graded(pristine: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
 
 def test_every_submission_gets_its_designed_grade(graded) -> None:
     course, _ = graded
-    rows = {r["student"]: r for r in grading.read_csv(course / "grades.csv")}
+    rows = {r["student"]: r for r in reports.read_csv(course / "grades.csv")}
     assert set(rows) == set(DESIGNED)
     tasks = task_grades(course / "gradebook.db")
     for student, (top_k, means, manual, problem) in DESIGNED.items():
@@ -180,7 +193,8 @@ def test_every_submission_gets_its_designed_grade(graded) -> None:
         assert (row["assignment"], float(row["max_score"])) == (ASSIGNMENT, 6.0)
         assert float(row["score"]) == (top_k or 0) + (means or 0), f"{student}: {row}"
         assert row["needs_manual_grading"] == ("yes" if manual else "no"), f"{student}: {row}"
-        assert problem in row["problem"] and bool(row["problem"]) == bool(problem), f"{student}: {row['problem']!r}"
+        assert problem in row["problem"] and bool(row["problem"]) == bool(problem), \
+            f"{student}: {row['problem']!r}"
         assert tasks[(student, "test_top_k_accuracy")][0] == top_k, student
         assert tasks[(student, "test_class_means")][0] == means, student
 
@@ -204,20 +218,20 @@ def test_gradebook_stays_readable(graded) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     done = run_nbgrader(["export", "--to", str(course / "export.csv")], course)
     assert done.returncode == 0, done.stderr
-    exported = {r["student_id"]: float(r["score"]) for r in grading.read_csv(course / "export.csv")}
-    ours = {r["student"]: float(r["score"]) for r in grading.read_csv(course / "grades.csv")}
+    exported = {r["student_id"]: float(r["score"]) for r in reports.read_csv(course / "export.csv")}
+    ours = {r["student"]: float(r["score"]) for r in reports.read_csv(course / "grades.csv")}
     assert exported == ours
 
 
 def test_no_feedback_shows_hidden_tests(graded) -> None:
     course, _ = graded
-    hidden = grading.hidden_lines(FIXTURE)
+    hidden = leaks.hidden_lines(FIXTURE)
     assert any("hidden-sentinel" in line for line in hidden)
     pages = sorted((course / "feedback").rglob("*.html"))
     assert pages
     for page in pages:
-        text = grading.html_text(page)
-        assert "extiny reference" not in text and "_reference_" not in text, page
+        text = leaks.html_text(page)
+        assert "extiny reference" not in text and "def judge(" not in text, page
         assert "helpers_disabled(globals())" not in text, page
     assert (course / "feedback" / "huge_output" / ASSIGNMENT / "extiny.html").stat().st_size < 1_000_000
     for notebook in (course / "autograded").rglob("extiny.ipynb"):  # the hidden tests did run
@@ -237,16 +251,18 @@ def test_grading_again_gives_identical_grades_and_one_student_option(graded) -> 
     (course / "grades.csv").unlink()
     report = run_grading("grade", "--root", str(course), "--report-only")
     assert report.returncode == 0 and "grading" not in report.stdout, report.stdout + report.stderr
-    assert [r["score"] for r in grading.read_csv(course / "grades.csv")] == \
+    assert [r["score"] for r in reports.read_csv(course / "grades.csv")] == \
         [r.split(",")[2] for r in first_csv.splitlines()[1:]]
 
 
-def test_parallel_grades_equal_sequential_nbgrader(graded, pristine: Path, tmp_path: Path) -> None:
-    course, _ = graded
+def test_parallel_grades_equal_one_worker(graded, pristine: Path, tmp_path: Path) -> None:
+    """Sharding changes nothing: one worker, grading every student in turn, gives the same grades."""
+    course, done = graded
+    seed = re.search(r"--seed (\d+)", done.stdout).group(1)
     sequential = tmp_path / "sequential"
     shutil.copytree(pristine, sequential, symlinks=True)
-    assert run_nbgrader(["generate_assignment", ASSIGNMENT, "--force"], sequential).returncode == 0
-    run_nbgrader(["autograde", ASSIGNMENT], sequential)  # exits 1: some submissions cannot be graded
+    one = run_grading("grade", "--root", str(sequential), "--workers", "1", "--seed", seed)
+    assert one.returncode == 0, one.stdout + one.stderr
     assert task_grades(course / "gradebook.db") == task_grades(sequential / "gradebook.db")
 
 
@@ -265,12 +281,12 @@ for line in sys.stdin:
 
 def test_a_dead_or_hung_grader_costs_only_its_submission(tmp_path: Path) -> None:
     """The worker process itself dies or hangs: that submission fails, a fresh worker takes the rest."""
-    worker = grading.Worker(tmp_path, command=[sys.executable, "-c", FAKE_WORKER])
+    worker = workers.Worker(tmp_path, command=[sys.executable, "-c", FAKE_WORKER])
     (tmp_path / "submitted").mkdir()
     students = ["a_fine", "hangs_the_grader", "kills_the_grader", "z_fine"]
-    jobs = grading.student_jobs([("ex", s) for s in students], tmp_path / "class")
-    outcomes: list[grading.Outcome] = []
-    assert grading.grade_shard(worker, jobs, 3.0, outcomes.append) == [("ex", s) for s in students]
+    jobs = student_jobs([("ex", s) for s in students], tmp_path / "class")
+    outcomes: list[workers.Outcome] = []
+    assert workers.grade_shard(worker, jobs, 3.0, outcomes.append) == [("ex", s) for s in students]
     assert [(o.student, o.ok) for o in outcomes] == [("a_fine", True), ("hangs_the_grader", False),
                                                      ("kills_the_grader", False), ("z_fine", True)]
     assert "no result after 3 s" in outcomes[1].problem and "died (exit code 3)" in outcomes[2].problem
@@ -287,10 +303,11 @@ def test_check_grades_own_work_without_touching_the_gradebook(pristine: Path, tm
     done = run_grading("check", ASSIGNMENT, "--root", str(course))
     assert done.returncode == 0, done.stdout + done.stderr
     lines = {line.split()[0]: line.split()[1:] for line in done.stdout.splitlines() if line.startswith("  ")}
-    assert lines["test_top_k_accuracy"][:3] == ["0", "/", "2"] and lines["test_class_means"][:3] == ["3", "/", "3"]
+    assert lines["test_top_k_accuracy"][:3] == ["0", "/", "2"] \
+        and lines["test_class_means"][:3] == ["3", "/", "3"]
     page = Path(done.stdout.split("feedback: ")[1].strip())
     assert page == course / "work" / "feedback" / ASSIGNMENT / "extiny.html" and page.exists()
-    assert "extiny reference" not in grading.html_text(page)
+    assert "extiny reference" not in leaks.html_text(page)
     assert not (course / "gradebook.db").exists() and not (course / "autograded").exists()
 
 
@@ -306,10 +323,10 @@ def _protected_blocks(notebooks: list[Path]) -> list[str]:
     """Solution and hidden-test blocks (and written answers) of source notebooks, whitespace-normalised."""
     blocks = []
     for notebook in notebooks:
-        blocks += grading.marked_blocks(notebook, "SOLUTION", "SOLUTION")
-        blocks += grading.marked_blocks(notebook, "HIDDEN TESTS", "HIDDEN TESTS")
+        blocks += leaks.marked_blocks(notebook, "SOLUTION", "SOLUTION")
+        blocks += leaks.marked_blocks(notebook, "HIDDEN TESTS", "HIDDEN TESTS")
         cells = json.loads(notebook.read_text())["cells"]
-        blocks += [grading._text(c) for c in cells if c["cell_type"] == "markdown"
+        blocks += [cell_text(c) for c in cells if c["cell_type"] == "markdown"
                    and c.get("metadata", {}).get("nbgrader", {}).get("solution")]
     return [" ".join(b.split()) for b in blocks if len(" ".join(b.split())) >= 20]
 
@@ -322,21 +339,24 @@ def _archive_texts(archive: Path) -> dict[str, str]:
             if member.isfile():
                 raw = tar.extractfile(member).read().decode("utf-8", errors="replace")
                 if member.name.endswith(".ipynb"):
-                    raw = "\n".join(grading._text(c) for c in json.loads(raw)["cells"])
+                    raw = "\n".join(cell_text(c) for c in json.loads(raw)["cells"])
                 texts[member.name] = " ".join(raw.split())
     return texts
 
 
 def test_bundle_holds_no_solution_or_hidden_test(tmp_path: Path) -> None:
-    archive = grading.bundle(ROOT, tmp_path / "student.tar.gz")
+    archive = bundle.bundle(ROOT, tmp_path / "student.tar.gz")
     texts = _archive_texts(archive)
     names = set(texts)
-    assert {"multimodal-course/README.md", "multimodal-course/Makefile", "multimodal-course/helpers/grading.py"} <= names
+    assert {"multimodal-course/README.md", "multimodal-course/Makefile",
+            "multimodal-course/helpers/fusion.py"} <= names
+    assert not any(n.startswith("multimodal-course/coursetools/") for n in names), \
+        "tooling shipped to students"
     assert not any("/solutions/" in n or "/tests/" in n or n.endswith(".db") for n in names)
     blocks = _protected_blocks(SOLUTIONS + [FIXTURE])
     assert blocks
-    leaks = [(name, block[:60]) for block in blocks for name, text in texts.items() if block in text]
-    assert not leaks
+    leaked = [(name, block[:60]) for block in blocks for name, text in texts.items() if block in text]
+    assert not leaked
 
 
 def test_bundle_of_a_course_with_an_exercise_leaves_its_secrets_out(pristine: Path, tmp_path: Path) -> None:
@@ -344,10 +364,10 @@ def test_bundle_of_a_course_with_an_exercise_leaves_its_secrets_out(pristine: Pa
     shutil.copytree(pristine, course, symlinks=True, ignore=shutil.ignore_patterns("submitted"))
     for item in ("README.md", "Makefile", "helpers"):
         (course / item).symlink_to(ROOT / item)
-    texts = _archive_texts(grading.bundle(course, tmp_path / "b.tar.gz"))
+    texts = _archive_texts(bundle.bundle(course, tmp_path / "b.tar.gz"))
     assert "multimodal-course/exercises/extiny/extiny.ipynb" in texts
     blocks = _protected_blocks([FIXTURE])
-    source_text = " ".join("\n".join(grading._text(c) for c in json.loads(FIXTURE.read_text())["cells"]).split())
+    source_text = " ".join("\n".join(cell_text(c) for c in json.loads(FIXTURE.read_text())["cells"]).split())
     assert len(blocks) >= 5 and all(b in source_text for b in blocks)  # the search finds them where they are
     assert not [b for b in blocks for text in texts.values() if b in text]
     unpacked = tmp_path / "unpacked"

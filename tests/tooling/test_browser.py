@@ -23,7 +23,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import BIN, CHAPTERS, EXERCISES, ROOT
 
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
@@ -217,7 +216,8 @@ def widgets_without_static_figure(nb: dict) -> list[int]:
     code = [(i, cell) for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"]
     missing = []
     for (_, before), (i, cell) in zip(code, code[1:]):
-        boxes = [out for out in cell.get("outputs", []) if "VBox(" in str(out.get("data", {}).get("text/plain", ""))
+        boxes = [out for out in cell.get("outputs", [])
+                 if "VBox(" in str(out.get("data", {}).get("text/plain", ""))
                  and "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
         if boxes and not any("image/png" in out.get("data", {}) for out in before.get("outputs", [])):
             missing.append(i)
@@ -229,9 +229,11 @@ def count_outputs(nb: dict, mime: str) -> int:
 
 
 # Each rendered widget: does it hold an output area (a figure it draws), and how many images show in it.
-WIDGET_VIEWS_JS = """() => [...document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets')].map(w => ({
+WIDGET_VIEWS_JS = """() => [...document.querySelectorAll('.jp-OutputArea-output > .jupyter-widgets')]
+  .map(w => ({
   drawing: w.querySelector('.jp-OutputArea') !== null,
-  images: [...w.querySelectorAll("img[src^='data:image/png']")].filter(i => i.complete && i.naturalWidth > 0).length
+  images: [...w.querySelectorAll("img[src^='data:image/png']")]
+    .filter(i => i.complete && i.naturalWidth > 0).length
 }))"""
 SHOWN_IMAGES_JS = """() => [...document.querySelectorAll(".jp-OutputArea-output img[src^='data:image/png']")]
   .filter(img => img.complete && img.naturalWidth > 0).length"""
@@ -280,7 +282,8 @@ def screenshot_whole_notebook(page: Page, path: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=[p.name for p in CHAPTERS])
-def test_chapter_runs_in_jupyterlab(notebook: Path, page: Page, lab: str, request: pytest.FixtureRequest) -> None:
+def test_chapter_runs_in_jupyterlab(notebook: Path, page: Page, lab: str,
+                                    request: pytest.FixtureRequest) -> None:
     start = time.monotonic()
     open_notebook(page, lab, f"chapters/{notebook.name}")
     opened = time.monotonic()
@@ -293,7 +296,8 @@ def test_chapter_runs_in_jupyterlab(notebook: Path, page: Page, lab: str, reques
     widgets = count_outputs(nb, "application/vnd.jupyter.widget-view+json")
     assert figures > 0, f"{notebook.name} shows no figure in the browser"
     assert not widgets_without_static_figure(nb), \
-        f"{notebook.name}: cells {widgets_without_static_figure(nb)} show a widget without its figure in the cell before"
+        f"{notebook.name}: cells {widgets_without_static_figure(nb)} show a widget without its figure" \
+        " in the cell before"
     wait_for_images(page, figures + 1)  # let the images decode before counting them per widget
     views = page.evaluate(WIDGET_VIEWS_JS)
     closed = page.locator(".jp-OutputArea-output.lm-mod-hidden:empty").count()  # finished progress bars
@@ -313,10 +317,12 @@ def test_chapter_runs_in_jupyterlab(notebook: Path, page: Page, lab: str, reques
     shot = ARTIFACTS / f"{notebook.stem}.png"
     screenshot_whole_notebook(page, shot)  # also lays out every cell, so all Markdown is rendered
     try:
-        page.wait_for_function(f"() => ({RAW_MATH_JS})('mjx-container').length === 0", polling=250, timeout=15_000)
+        page.wait_for_function(f"() => ({RAW_MATH_JS})('mjx-container').length === 0", polling=250,
+                               timeout=15_000)
     except PlaywrightTimeout:
         pass  # reported just below
-    assert not raw_math(page, "mjx-container"), f"{notebook.name} shows raw LaTeX: {raw_math(page, 'mjx-container')}"
+    assert not raw_math(page, "mjx-container"), \
+        f"{notebook.name} shows raw LaTeX: {raw_math(page, 'mjx-container')}"
     now = time.monotonic()
     say(request.config, f"browser: {notebook.name} in {now - start:.1f} s (open {opened - start:.1f} s, "
                         f"Run All {ran - opened:.1f} s, checks and screenshot {now - ran:.1f} s) "
@@ -377,7 +383,8 @@ def validate_copies(lab_root: Path) -> dict[str, str]:
 
 def test_validate_reports_failures_on_an_untouched_exercise(page: Page, lab: str, validate_copies) -> None:
     kind, text = validate_in_browser(page, lab, validate_copies["untouched"])
-    assert kind == "validation-failed", f"Validate on {validate_copies['untouched']} said {kind}: {text[:500]}"
+    assert kind == "validation-failed", \
+        f"Validate on {validate_copies['untouched']} said {kind}: {text[:500]}"
     assert "NotImplementedError" in text, f"the failures do not name the missing code: {text[:500]}"
 
 
@@ -393,13 +400,16 @@ def test_validate_passes_a_solved_exercise(page: Page, lab: str, validate_copies
 
 MATH_TYPESET_JS = """() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0
   && document.querySelectorAll("script[type^='math/tex']").length > 0
-  && document.querySelectorAll('.MathJax').length >= document.querySelectorAll("script[type^='math/tex']").length"""
+  && document.querySelectorAll('.MathJax').length
+     >= document.querySelectorAll("script[type^='math/tex']").length"""
 PAGE_IMAGES_JS = """() => [...document.querySelectorAll("img[src^='data:image/png']")]
   .map(img => img.complete && img.naturalWidth > 0)"""
 
 
-# Text of rendered Markdown once its typeset math (and code) is taken out: raw LaTeX left there did not typeset.
-RAW_MATH_JS = """(math) => [...document.querySelectorAll('.jp-MarkdownOutput, .jp-RenderedMarkdown')].flatMap(m => {
+# Text of rendered Markdown once its typeset math (and code) is taken out: raw LaTeX left there did not
+# typeset.
+RAW_MATH_JS = """(math) => [...document.querySelectorAll('.jp-MarkdownOutput, .jp-RenderedMarkdown')]
+  .flatMap(m => {
     const walker = document.createTreeWalker(m, NodeFilter.SHOW_TEXT), found = [];
     while (walker.nextNode()) {
       const node = walker.currentNode;
@@ -419,7 +429,7 @@ def html_edition(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The HTML edition: every chapter converted, the first one also executed (`make html` runs them all)."""
     if not CHAPTERS:
         pytest.skip("no chapter yet")
-    from helpers.html_edition import build
+    from coursetools.html_edition import build
 
     out = tmp_path_factory.mktemp("html")
     build(CHAPTERS, out, execute_only=CHAPTERS[:1])
@@ -430,10 +440,13 @@ def open_offline(page: Page, path: Path) -> None:
     """Open a page of the edition and wait until MathJax has typeset it."""
     page.goto(path.as_uri())
     page.wait_for_function(MATH_TYPESET_JS, polling=200, timeout=60_000)
-    assert page.locator(".MathJax_Error, .MathJax_Preview:not(:empty)").count() == 0, f"MathJax error in {path.name}"
+    assert page.locator(".MathJax_Error, .MathJax_Preview:not(:empty)").count() == 0, \
+        f"MathJax error in {path.name}"
     font = page.evaluate("() => MathJax.OutputJax['HTML-CSS'].fontInUse")
-    assert font == "STIX-Web", f"{path.name}: MathJax typeset with {font!r}, not the web font shipped in the build"
-    assert not raw_math(page, ".MathJax, .MathJax_Display"), f"{path.name} shows raw LaTeX: {raw_math(page, '.MathJax')}"
+    assert font == "STIX-Web", \
+        f"{path.name}: MathJax typeset with {font!r}, not the web font shipped in the build"
+    assert not raw_math(page, ".MathJax, .MathJax_Display"), \
+        f"{path.name} shows raw LaTeX: {raw_math(page, '.MathJax')}"
 
 
 def test_html_edition_works_offline(browser, html_edition: Path, request: pytest.FixtureRequest) -> None:
@@ -450,13 +463,15 @@ def test_html_edition_works_offline(browser, html_edition: Path, request: pytest
         page.wait_for_load_state("load")
         open_offline(page, html_edition / f"{CHAPTERS[0].stem}.html")
         images = page.evaluate(PAGE_IMAGES_JS)
-        assert images and all(images), f"{CHAPTERS[0].stem}.html: {images.count(True)} of {len(images)} figures shown"
+        assert images and all(images), \
+            f"{CHAPTERS[0].stem}.html: {images.count(True)} of {len(images)} figures shown"
         shot = ARTIFACTS / f"html-{CHAPTERS[0].stem}.png"
         page.screenshot(path=str(shot), full_page=True)
         for chapter in CHAPTERS[1:]:
             open_offline(page, html_edition / f"{chapter.stem}.html")
         assert not fetched_outside, f"the offline edition fetched {fetched_outside}"
-        say(request.config, f"browser: HTML edition: {len(CHAPTERS)} chapters typeset offline, {len(images)} figures "
-                            f"in {CHAPTERS[0].name}; screenshot {shot.relative_to(ROOT)}")
+        say(request.config, f"browser: HTML edition: {len(CHAPTERS)} chapters typeset offline, "
+                            f"{len(images)} figures in {CHAPTERS[0].name}; "
+                            f"screenshot {shot.relative_to(ROOT)}")
     finally:
         context.close()

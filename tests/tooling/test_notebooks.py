@@ -7,10 +7,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import CHAPTERS, EXERCISES, SOLUTIONS
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError
-
-from conftest import CHAPTERS, EXERCISES, SOLUTIONS
 
 CELL_TIMEOUT = 120  # against hangs only (a chapter's slowest cell takes seconds): speed is in `make bench`
 

@@ -1,0 +1,54 @@
+"""Collecting submissions: which exist, which are refused, what looks wrong in a folder, and the
+queue of students the workers take from."""
+
+from __future__ import annotations
+
+import os
+import queue
+from pathlib import Path
+from typing import Any
+
+SHADOWING = {"helpers", "numpy", "torch", "nbgrader", "IPython", "matplotlib", "sklearn", "scipy"}
+LINKS_REFUSED = "holds symbolic links (nbgrader would copy what they point to): not graded, check by hand"
+
+
+def submissions_in(submitted: Path, assignments: list[str],
+                   student: str | None = None) -> list[tuple[str, str]]:
+    """(assignment, student) pairs that have a submission folder, sorted."""
+    pairs = [(a, s.name) for s in sorted(submitted.glob("*")) if s.is_dir()
+             for a in assignments if (s / a).is_dir()]
+    return [p for p in pairs if student in (None, p[1])]
+
+
+def symbolic_links(folder: Path) -> list[str]:
+    """Symbolic links inside a submission folder. nbgrader copies a submission's files with the
+    grader's rights, following links, so a link to the gradebook would land in the kernel's folder."""
+    top = folder.resolve()
+    return sorted(os.path.relpath(os.path.join(here, name), top) for here, dirs, files in os.walk(top)
+                  for name in dirs + files if os.path.islink(os.path.join(here, name)))
+
+
+def refused(assignment: str, student: str, links: list[str]) -> dict[str, Any]:
+    """The outcome of a submission not graded because it holds symbolic links."""
+    return {"assignment": assignment, "student": student, "ok": False, "feedback": False, "seconds": 0.0,
+            "log": f"{LINKS_REFUSED}: {', '.join(links[:5])}"}
+
+
+def inspect_submission(folder: Path, expected: list[str]) -> list[str]:
+    """Remarks on a submission folder: missing notebooks, extra notebooks, modules that shadow imports."""
+    present = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    notes = [f"missing {name}" for name in expected if name not in present]
+    extra = sorted(p for p in present if p.endswith(".ipynb") and p not in expected)
+    notes += [f"ignored extra notebook {name}" for name in extra]
+    shadows = sorted(p for p in present
+                     if Path(p).stem in SHADOWING and (p.endswith(".py") or (folder / p).is_dir()))
+    notes += [f"ships {name}, which shadows a course import: check by hand" for name in shadows]
+    return notes
+
+
+def student_jobs(pairs: list[tuple[str, str]], submitted: Path) -> queue.Queue:
+    """A queue of (student, their submissions folder, their pairs), students in name order."""
+    jobs: queue.Queue = queue.Queue()
+    for student in sorted({s for _, s in pairs}):
+        jobs.put((student, str(submitted / student), [p for p in pairs if p[1] == student]))
+    return jobs

@@ -1,0 +1,193 @@
+"""Grading workers: each grades students one at a time in its shard, a scratch course with its own
+SQLite gradebook, and reports one JSON line per submission; a worker that dies costs one submission."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from coursetools import sandbox
+from coursetools.collect import refused, symbolic_links
+from coursetools.course import largest_code_cell_count, load_config, nbgrader_api
+from coursetools.feedback import feedback_config
+from coursetools.judge import judged_config
+from coursetools.merge import register, set_due_dates
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[1]
+OUTCOME_FIELDS = ("assignment", "student", "ok", "seconds", "feedback", "log")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+RETRYABLE = ("Address already in use", "Kernel didn't respond", "Kernel died before replying")
+SHARD_DIRS = {"source_directory": "source", "release_directory": "release",
+              "submitted_directory": "submitted", "autograded_directory": "autograded",
+              "feedback_directory": "feedback"}
+
+
+def worker_env() -> dict[str, str]:
+    """One BLAS/torch thread per worker and kernel; the venv's bin/ first (nbgrader runs alembic)."""
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONWARNINGS="ignore")
+    env.update({name: "1" for name in THREAD_VARIABLES})
+    return env
+
+
+def shard_api(shard: Path, course_root: Path, box: dict[str, Any] | None = None,
+              judging: dict[str, str] | None = None) -> Any:
+    """NbGraderAPI on a shard folder: the course's config, the shard's own SQLite gradebook.
+    ``box`` (from ``sandbox_kernel``) runs every kernel in the grading sandbox; ``judging`` (paths of the
+    run's ``plan``, the ``reference`` observations, or where the canary should ``record`` them) has the
+    judge decide every judged test (coursetools/judge.py)."""
+    from traitlets.config import Config
+
+    config = Config(feedback_config(load_config(course_root)))
+    if box:
+        config.merge(Config(box["config"]))
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [box["jupyter_path"],
+                                                                    os.environ.get("JUPYTER_PATH")]))
+    if judging:
+        config.merge(Config(judged_config(**{k: Path(v) for k, v in judging.items() if v})))
+    return nbgrader_api(shard, config, db_url=f"sqlite:///{shard / 'gradebook.db'}", **SHARD_DIRS)
+
+
+def sandbox_kernel(folder: Path, course_root: Path, config: Any, source: Path, assignments: list[str],
+                   slot: int = 0) -> dict[str, Any]:
+    """Write the sandbox kernelspec into ``folder``; what ``shard_api`` needs to use it (JSON-able)."""
+    timeout = config.Execute.get("timeout", 30) if "Execute" in config else 30
+    limits = sandbox.limits_from(config, float(timeout or 30), largest_code_cell_count(source, assignments))
+    hide = [course_root, source.resolve(), folder.parent]
+    settings = sandbox.kernelspec(folder / "jupyter", limits, hide, folder / "ipc", slot)
+    return {"config": settings, "jupyter_path": str(folder / "jupyter")}
+
+
+def grade_one(api: Any, assignment: str, student: str) -> dict[str, Any]:
+    """Autograde one submission and write its feedback; retried once when the kernel failed to start."""
+    start = time.perf_counter()
+    for _ in range(2):
+        result = api.autograde(assignment, student)
+        text = f"{result.get('log', '')}\n{result.get('error', '')}"
+        if result["success"] or not any(marker in text for marker in RETRYABLE):
+            break
+    feedback = api.generate_feedback(assignment, student) if result["success"] else {"success": False}
+    return {"assignment": assignment, "student": student, "ok": bool(result["success"]),
+            "feedback": bool(feedback["success"]), "seconds": time.perf_counter() - start,
+            "log": text[-4000:]}
+
+
+def run_shard(shard: Path) -> None:
+    """Worker entry point: grade each ``[assignment, student]`` line read from stdin; one JSON line each."""
+    job = json.loads((shard / "job.json").read_text())
+    api = shard_api(shard, Path(job["course_root"]), job.get("sandbox"), job.get("judging"))
+    register(api, job["assignments"], "the shard's gradebook")
+    set_due_dates(shard, job["due_dates"])
+    for line in sys.stdin:
+        assignment, student = json.loads(line)
+        links = symbolic_links(shard / "submitted" / student / assignment)
+        outcome = refused(assignment, student, links) if links else grade_one(api, assignment, student)
+        print(json.dumps({"event": "done", **outcome}), flush=True)
+
+
+def prepare_shard(shard: Path, course_root: Path, source: Path, assignments: list[str],
+                  dates: dict[str, str], sandboxed: bool = True, slot: int = 0,
+                  judging: dict[str, str] | None = None) -> None:
+    """A scratch course for one worker: a link to the sources; students are linked in as it takes them.
+    ``sandboxed``: its kernels run in the grading sandbox (kernelspec in the shard), as worker ``slot``;
+    ``judging``: as for ``shard_api``."""
+    (shard / "submitted").mkdir(parents=True)
+    (shard / "source").symlink_to(source.resolve(), target_is_directory=True)
+    config = load_config(course_root)
+    box = sandbox_kernel(shard, course_root, config, source, assignments, slot) if sandboxed else None
+    (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "assignments": assignments,
+                                                "due_dates": dates, "sandbox": box, "judging": judging}))
+
+
+@dataclass
+class Outcome:
+    """What grading one submission gave: ``ok`` False when nbgrader (or its worker) failed on it."""
+
+    assignment: str
+    student: str
+    ok: bool
+    seconds: float = 0.0
+    feedback: bool = False
+    log: str = ""
+    problem: str = ""
+
+
+def _pump(stream: Any, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+class Worker:
+    """A grading process on one shard folder, fed one submission at a time; restarted if it dies."""
+
+    def __init__(self, shard: Path, command: list[str] | None = None) -> None:
+        self.shard = shard
+        self.command = command or [sys.executable, "-m", "coursetools", "shard", str(shard)]
+        self.process: subprocess.Popen[str] | None = None
+        self.lines: queue.Queue[str | None] = queue.Queue()
+
+    def start(self) -> None:
+        with open(self.shard / "worker.log", "a") as log:
+            self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=log, text=True, env=worker_env(), cwd=str(REPO))
+        self.lines = queue.Queue()
+        threading.Thread(target=_pump, args=(self.process.stdout, self.lines), daemon=True).start()
+
+    def grade(self, pair: tuple[str, str], timeout: float) -> Outcome:
+        """Grade one submission; a worker that dies or stays silent for ``timeout`` s costs only this one."""
+        if self.process is None:
+            self.start()
+        try:
+            self.process.stdin.write(json.dumps(pair) + "\n")
+            self.process.stdin.flush()
+        except OSError:
+            pass  # it died already: the reader says so below
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                return self.lost(pair, f"no result after {timeout:.0f} s: the grader was stopped")
+            if line is None:
+                return self.lost(pair, f"the grading process died (exit code {self.process.wait()})")
+            if line.startswith("{"):
+                event = json.loads(line)
+                return Outcome(**{k: event[k] for k in OUTCOME_FIELDS})
+
+    def lost(self, pair: tuple[str, str], why: str) -> Outcome:
+        """Stop the process (the next submission starts a fresh one) and report this submission failed."""
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+        return Outcome(*pair, ok=False, problem=f"grading failed: {why}")
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stdin.close()
+            self.process.wait()
+
+
+def grade_shard(worker: Worker, jobs: queue.Queue, timeout: float, report: Callable[[Outcome], None]) -> list:
+    """Take students from ``jobs`` (student, folder, pairs) until none is left; the pairs graded here."""
+    graded = []
+    while True:
+        try:
+            student, folder, pairs = jobs.get_nowait()
+        except queue.Empty:
+            break
+        link = worker.shard / "submitted" / student
+        if not link.exists():
+            link.symlink_to(Path(folder).resolve(), target_is_directory=True)
+        for pair in pairs:
+            report(worker.grade(tuple(pair), timeout))
+            graded.append(tuple(pair))
+    worker.close()
+    return graded
