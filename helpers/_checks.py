@@ -7,15 +7,17 @@ from typing import Any
 import numpy as np
 
 
-def as_array(value: Any, name: str, *, ndim: int | None = None, dtype: Any = float) -> np.ndarray:
-    """``value`` as a NumPy array of ``dtype``, checked to have ``ndim`` dimensions and finite entries."""
+def as_array(value: Any, name: str, *, ndim: int | None = None, dtype: Any = float,
+             finite: bool = True) -> np.ndarray:
+    """``value`` as a NumPy array of ``dtype``, checked to have ``ndim`` dimensions and (unless
+    ``finite=False``, where NaN marks a missing entry) finite entries."""
     try:
         array = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{name} must be numeric array-like, got {type(value).__name__}") from error
     if ndim is not None and array.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension(s), got shape {array.shape}")
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+    if finite and array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must contain only finite numbers")
     return array
 

@@ -19,8 +19,8 @@ from torch import nn
 
 from . import train
 from ._checks import as_array, check_choice, check_in_range, check_positive_int, check_same_length, rng_from
-
-
+from .data import pca_project, standardise  # noqa: F401  (chapter 02 calls alignment.pca_project)
+from .principles import fit_logistic
 
 # ---------------------------------------------------------------------------------------------
 # 1. Linear alignment: orthogonal Procrustes
@@ -132,25 +132,6 @@ def procrustes_diagnostics(x: np.ndarray, y: np.ndarray, *, degree: int = 3, see
                 "polynomial": relative_residual(polynomial_refit(aligned, y, degree), y),
                 "shuffled": shuffled.relative_residual,
                 "recall@1": recall_at_k(similarity, 1)}
-
-
-def pca_project(views: Sequence[np.ndarray], dim: int) -> list[np.ndarray]:
-    """Each view standardised and projected onto its own top ``dim`` principal components.
-
-    Puts two views of different widths into a common dimension ``dim`` for Procrustes.
-    """
-    check_positive_int(dim, "dim")
-    projected = []
-    for i, view in enumerate(views):
-        view = as_array(view, f"views[{i}]", ndim=2)
-        if dim > min(view.shape):
-            raise ValueError(f"dim must be at most min(n, d) = {min(view.shape)} for views[{i}], got {dim}")
-        std = view.std(axis=0)
-        centred = (view - view.mean(axis=0)) / np.where(std > 0, std, 1.0)
-        with train.single_thread():
-            _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        projected.append(centred @ vt[:dim].T)
-    return projected
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,13 +350,12 @@ def recall_at_k(similarity: np.ndarray, k: int) -> float:
 
 def few_label_probe(train_features: np.ndarray, train_labels: np.ndarray, test_features: np.ndarray,
                     test_labels: np.ndarray, *, per_class: int, repeats: int = 5, seed: int = 0) -> float:
-    """Test accuracy of a linear probe (logistic regression) fitted on only ``per_class`` labelled
-    examples per class drawn from the training set; the mean over ``repeats`` seeded draws.
+    """Test accuracy of a linear probe (``helpers.principles.fit_logistic``, C = 1) fitted on only
+    ``per_class`` labelled examples per class drawn from the training set; the mean over ``repeats``
+    seeded draws.
 
     Features are standardised with the statistics of all training features (unlabelled data is free).
     """
-    from sklearn.linear_model import LogisticRegression
-
     train_features = as_array(train_features, "train_features", ndim=2)
     test_features = as_array(test_features, "test_features", ndim=2)
     train_labels = as_array(train_labels, "train_labels", ndim=1, dtype=int)
@@ -387,16 +367,14 @@ def few_label_probe(train_features: np.ndarray, train_labels: np.ndarray, test_f
     classes = np.unique(train_labels)
     if min(np.sum(train_labels == c) for c in classes) < per_class:
         raise ValueError(f"per_class={per_class} exceeds the smallest class in train_labels")
-    mean, std = train_features.mean(axis=0), train_features.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
+    train_z, test_z = standardise(train_features, test_features)
     rng = rng_from(seed)
     scores = []
     for _ in range(repeats):
         chosen = np.concatenate([rng.choice(np.flatnonzero(train_labels == c), per_class, replace=False)
                                  for c in classes])
-        probe = LogisticRegression(max_iter=2000)
-        probe.fit((train_features[chosen] - mean) / std, train_labels[chosen])
-        scores.append(probe.score((test_features - mean) / std, test_labels))
+        probe = fit_logistic(train_z[chosen], train_labels[chosen], C=1.0)
+        scores.append(float(np.mean(probe.predict(test_z) == test_labels)))
     return float(np.mean(scores))
 
 

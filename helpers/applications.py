@@ -12,32 +12,34 @@ The module reads like chapter 05:
 2. **Complementarity across many views** (the six-view digits): accuracy of each view alone, of
    every pair fused early, the gain of a pair over its better member (``complementarity``), and
    robustness when views go missing at random (``missing_views_curves``, reusing chapter 04's
-   ``MissingAwareFusion`` and modality dropout).
+   ``missing_mask``, ``MissingAwareFusion`` and ``train_missing_aware`` with ``drop="each"``).
 3. **A simulated diagnosis**: naive imputation vs a missingness indicator vs modality dropout when
    missingness carries information (``missingness_strategies``), and calibration of PoE vs MoE
    (``reliability_curve``, ``diagnosis_calibration``).
 
 Conventions: views are lists (or dicts) of (n, d_m) arrays; a missing view of an example is a row of
-NaN (chapter 04's convention); models are scikit-learn logistic regressions (fast on small data) or
-chapter 04's torch models trained through ``helpers.train.fit``.
+NaN (chapter 04's convention); models are chapter 01's logistic regression
+(``helpers.principles.fit_logistic``, fast on small data) or chapter 04's torch models trained through
+``helpers.train.fit``; views are standardised and reduced by ``helpers.data.standardise`` and
+``helpers.data.pca_project``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import reduce
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn import functional as F
+from scipy.special import logsumexp
 
 from . import single_thread
-from ._checks import (as_array, check_in_range, check_positive_int, check_same_length, rng_from)
-from .challenges import MissingAwareFusion, mark_missing, train_missing_aware
+from ._checks import as_array, check_in_range, check_positive_int, check_same_length, rng_from
+from .challenges import mark_missing, missing_mask, train_missing_aware
+from .data import pca_project, standardise
 from .fusion import expected_calibration_error, mixture_of_experts, product_of_experts
-from .train import as_tensors, fit, predict, seeded
+from .principles import LogisticModel, fit_logistic
+from .train import as_tensors, predict
 
 FUSED: tuple[str, ...] = ("early", "late", "poe")
 
@@ -47,43 +49,11 @@ FUSED: tuple[str, ...] = ("early", "late", "poe")
 # ---------------------------------------------------------------------------------------------
 
 
-def standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """(x − mean_train) / std_train for ``train`` and each of ``others`` (constant columns keep scale 1).
-
-    Statistics ignore NaN entries, and NaN stays NaN (a missing view stays missing).
-    """
-    train = np.asarray(train, dtype=float)
-    if train.ndim != 2:
-        raise ValueError(f"train must be an (n, d) array, got shape {train.shape}")
-    for i, other in enumerate(others):
-        if np.ndim(other) != 2 or np.shape(other)[1] != train.shape[1]:
-            raise ValueError(f"others[{i}] must be an (m, {train.shape[1]}) array, got shape {np.shape(other)}")
-    with np.errstate(all="ignore"):
-        mean = np.nan_to_num(np.nanmean(train, axis=0)) if len(train) else np.zeros(train.shape[1])
-        std = np.nan_to_num(np.nanstd(train, axis=0)) if len(train) else np.ones(train.shape[1])
-    std = np.where(std > 1e-12, std, 1.0)
-    return [(np.asarray(x, dtype=float) - mean) / std for x in (train, *others)]
-
-
-def logistic_expert(x: np.ndarray, y: np.ndarray, *, C: float = 1.0):  # noqa: ANN201  (an sklearn estimator)
-    """A multinomial logistic regression p(y | x) with L2 penalty 1/C, fitted on one thread."""
-    from sklearn.linear_model import LogisticRegression
-
-    x = as_array(x, "x", ndim=2)
-    y = as_array(y, "y", ndim=1, dtype=np.int64)
-    check_same_length(x=x, y=y)
-    check_in_range(C, "C", 0.0, np.inf, low_open=True)
-    if len(np.unique(y)) < 2:
-        raise ValueError("y must hold at least two classes to fit a classifier")
-    with single_thread():
-        return LogisticRegression(C=C, max_iter=500, tol=1e-3).fit(x, y)
-
-
-def _full_log_proba(model, x: np.ndarray, n_classes: int) -> np.ndarray:  # noqa: ANN001
+def _full_log_proba(model: LogisticModel, x: np.ndarray, n_classes: int) -> np.ndarray:
     """log p(y | x) over all ``n_classes`` (classes absent from the model's training get ≈ 0)."""
     out = np.full((len(x), n_classes), np.log(1e-12))
-    out[:, model.classes_] = np.log(np.maximum(model.predict_proba(x), 1e-12))
-    return out - np.log(np.exp(out).sum(axis=1, keepdims=True))
+    out[:, model.classes] = np.log(np.maximum(model.predict_proba(x), 1e-12))
+    return out - logsumexp(out, axis=1, keepdims=True)
 
 
 def poe_many(log_probs: Sequence[np.ndarray], log_prior: np.ndarray) -> np.ndarray:
@@ -92,15 +62,6 @@ def poe_many(log_probs: Sequence[np.ndarray], log_prior: np.ndarray) -> np.ndarr
     if not len(log_probs):
         raise ValueError("log_probs must hold at least one expert's (n, K) log-probabilities")
     return reduce(lambda fused, expert: product_of_experts(fused, expert, log_prior), log_probs)
-
-
-def moe_many(probs: Sequence[np.ndarray]) -> np.ndarray:
-    """Mixture of M experts with equal weights, q = (1/M) Σ_m p_m: chapter 03's two-expert rule chained
-    with weight k/(k+1) for the running mean of the first k experts."""
-    if not len(probs):
-        raise ValueError("probs must hold at least one expert's (n, K) probabilities")
-    return reduce(lambda acc, item: mixture_of_experts(acc, item[1], item[0] / (item[0] + 1)),
-                  enumerate(probs[1:], start=1), probs[0])
 
 
 def _check_views(views: Mapping[str, np.ndarray] | Sequence[np.ndarray], name: str) -> dict[str, np.ndarray]:
@@ -136,13 +97,13 @@ def fused_probabilities(train_views: Mapping[str, np.ndarray], y_train: np.ndarr
     "early" (one expert on the standardised concatenation), "late" (mean of the view experts'
     probabilities) and "poe" (product of the view experts, prior divided out M − 1 times)."""
     scaled = {name: standardise(train_views[name], test_views[name]) for name in train_views}
-    log_probs = {name: _full_log_proba(logistic_expert(tr, y_train, C=C), te, n_classes)
+    log_probs = {name: _full_log_proba(fit_logistic(tr, y_train, C=C), te, n_classes)
                  for name, (tr, te) in scaled.items()}
     prior = np.bincount(y_train, minlength=n_classes) / len(y_train)
-    early = logistic_expert(np.hstack([tr for tr, _ in scaled.values()]), y_train, C=C)
+    early = fit_logistic(np.hstack([tr for tr, _ in scaled.values()]), y_train, C=C)
     out = {name: np.exp(lp) for name, lp in log_probs.items()}
     out["early"] = np.exp(_full_log_proba(early, np.hstack([te for _, te in scaled.values()]), n_classes))
-    out["late"] = moe_many([np.exp(lp) for lp in log_probs.values()])
+    out["late"] = np.mean([np.exp(lp) for lp in log_probs.values()], axis=0)
     out["poe"] = np.exp(poe_many(list(log_probs.values()), np.log(np.maximum(prior, 1e-12))))
     return out
 
@@ -188,17 +149,6 @@ def _repeat_cross_validation(views: dict[str, np.ndarray], labels: np.ndarray, n
 # ---------------------------------------------------------------------------------------------
 
 
-def pca_scores(train: np.ndarray, *others: np.ndarray, n_components: int) -> list[np.ndarray]:
-    """Standardised data projected on the top ``n_components`` principal axes of ``train``
-    (at most min(n, d) of them), for ``train`` and each of ``others``."""
-    check_positive_int(n_components, "n_components")
-    scaled = standardise(train, *others)
-    k = min(n_components, *scaled[0].shape)
-    with single_thread():
-        axes = np.linalg.svd(scaled[0], full_matrices=False)[2][:k]
-    return [x @ axes.T for x in scaled]
-
-
 def canonical_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """All canonical correlations ρ_1 ≥ ρ_2 ≥ … of two views (CCA, 典型相关分析), in closed form:
     the singular values of Q_xᵀ Q_y, where Q_x, Q_y are orthonormal bases of the centred views."""
@@ -226,14 +176,14 @@ def held_out_canonical_correlation(x: np.ndarray, y: np.ndarray, *, n_components
     fold = rng_from(seed).permutation(n) % check_positive_int(n_splits, "n_splits", minimum=2)
     u_out, v_out = np.zeros(n), np.zeros(n)
     with single_thread():
-        px, py = pca_scores(x, n_components=n_components)[0], pca_scores(y, n_components=n_components)[0]
+        px, py = pca_project([x, y], n_components)
         cca = CCA(n_components=1, max_iter=1000).fit(px, py)
         u, v = cca.transform(px, py)
         in_sample = abs(float(np.corrcoef(u[:, 0], v[:, 0])[0, 1]))
         for k in range(n_splits):
             test, train = fold == k, fold != k
-            tx = pca_scores(x[train], x[test], n_components=n_components)
-            ty = pca_scores(y[train], y[test], n_components=n_components)
+            px_k, py_k = pca_project([x, y], n_components, fit_rows=train)
+            tx, ty = (px_k[train], px_k[test]), (py_k[train], py_k[test])
             fitted = CCA(n_components=1, max_iter=1000).fit(tx[0], ty[0])
             u_k, v_k = fitted.transform(tx[1], ty[1])
             sign = np.sign(np.corrcoef(*(a[:, 0] for a in fitted.transform(tx[0], ty[0])))[0, 1])
@@ -274,7 +224,7 @@ def gene_lipid_map(genes: np.ndarray, lipids: np.ndarray, gene_names: Sequence[s
                          f"{lipids.shape[1]} names, got {len(gene_names)} and {len(lipid_names)}")
     top = check_positive_int(top, "top")
     with single_thread():
-        px, py = pca_scores(genes, n_components=n_components)[0], pca_scores(lipids, n_components=n_components)[0]
+        px, py = pca_project([genes, lipids], n_components)
         u, v = (a[:, 0] for a in CCA(n_components=1, max_iter=1000).fit(px, py).transform(px, py))
     if np.corrcoef(u, v)[0, 1] < 0:
         v = -v
@@ -318,8 +268,8 @@ def digit_split(*, n_components: int = 20, n_train: int = 1000, seed: int = 0) -
     train, test = order[:n_train], order[n_train:]
     train_views, test_views = [], []
     for x in data.views.values():
-        tr, te = pca_scores(x[train], x[test], n_components=n_components)
-        tr, te = standardise(tr, te)
+        scores = pca_project([x], min(n_components, x.shape[1]), fit_rows=train)[0]
+        tr, te = standardise(scores[train], scores[test])
         train_views.append(tr)
         test_views.append(te)
     return ViewSplit(tuple(data.views), train_views, test_views, y[train], y[test])
@@ -353,7 +303,7 @@ def complementarity(split: ViewSplit, *, C: float = 1.0, n_correlations: int = 5
     n_classes = int(max(y_tr.max(), y_te.max())) + 1
 
     def score(ids: Sequence[int]) -> tuple[float, np.ndarray]:
-        model = logistic_expert(np.hstack([split.train[i] for i in ids]), y_tr, C=C)
+        model = fit_logistic(np.hstack([split.train[i] for i in ids]), y_tr, C=C)
         x = np.hstack([split.test[i] for i in ids])
         return float(np.mean(model.predict(x) == y_te)), _full_log_proba(model, x, n_classes)
 
@@ -371,21 +321,8 @@ def complementarity(split: ViewSplit, *, C: float = 1.0, n_correlations: int = 5
     prior = np.bincount(y_tr, minlength=n_classes) / len(y_tr)
     fused = {"early (all six)": score(range(m))[0],
              "PoE (all six)": float(np.mean(poe_many(log_probs, np.log(prior)).argmax(1) == y_te)),
-             "MoE (all six)": float(np.mean(moe_many([np.exp(lp) for lp in log_probs]).argmax(1) == y_te))}
+             "MoE (all six)": float(np.mean(np.mean(np.exp(log_probs), axis=0).argmax(1) == y_te))}
     return Complementarity(split.names, single, pair, gain, redundancy, fused, log_probs)
-
-
-def random_view_mask(n: int, n_views: int, rate: float, seed: int | np.random.Generator = 0) -> np.ndarray:
-    """``present`` (n, n_views) bool: every view of every example is missing independently with
-    probability ``rate``; an example that would lose every view keeps one, drawn uniformly."""
-    n = check_positive_int(n, "n", minimum=0)
-    n_views = check_positive_int(n_views, "n_views")
-    rate = check_in_range(rate, "rate", 0.0, 1.0)
-    rng = rng_from(seed)
-    present = rng.random((n, n_views)) >= rate
-    empty = np.flatnonzero(~present.any(axis=1))
-    present[empty, rng.integers(0, n_views, len(empty))] = True
-    return present
 
 
 def poe_present(log_probs: Sequence[np.ndarray], present: np.ndarray, log_prior: np.ndarray) -> np.ndarray:
@@ -396,43 +333,7 @@ def poe_present(log_probs: Sequence[np.ndarray], present: np.ndarray, log_prior:
         raise ValueError(f"present must have shape {(len(log_probs[0]), len(log_probs))}, got {present.shape}")
     log_prior = as_array(log_prior, "log_prior", ndim=1)
     joint = log_prior + sum(np.where(present[:, [m]], lp - log_prior, 0.0) for m, lp in enumerate(log_probs))
-    return joint - np.log(np.exp(joint - joint.max(1, keepdims=True)).sum(1, keepdims=True)) - joint.max(1, keepdims=True)
-
-
-def view_dropout_loss(rate: float, seed: int = 0) -> Callable[..., torch.Tensor]:
-    """``loss_fn(model, *xs, y)`` for ``helpers.train.fit``: modality dropout (模态丢弃) for many views —
-    in each batch every view of every example is set to NaN independently with probability ``rate``
-    (an example keeps at least one view), then cross-entropy. Chapter 04's ``drop_modalities`` removes
-    one modality per example, which for six views never shows the network four of them gone."""
-    rate = check_in_range(rate, "rate", 0.0, 1.0)
-    generator = torch.Generator().manual_seed(check_positive_int(seed, "seed", minimum=0))
-
-    def loss_fn(model: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
-        *xs, labels = batch
-        n, m = len(labels), len(xs)
-        keep = torch.rand(n, m, generator=generator) >= rate
-        rescue = torch.randint(0, m, (n,), generator=generator)
-        keep[torch.arange(n), rescue] |= ~keep.any(dim=1)
-        dropped = [torch.where(keep[:, [j]].to(x.device), x, torch.full_like(x, float("nan")))
-                   for j, x in enumerate(xs)]
-        return F.cross_entropy(model(*dropped), labels)
-
-    return loss_fn
-
-
-def train_with_view_dropout(views: Sequence[np.ndarray], labels: np.ndarray, *, rate: float, fill: str = "learned",
-                            hidden: int = 64, epochs: int = 10, lr: float = 1e-2, seed: int = 0) -> nn.Module:
-    """Chapter 04's ``MissingAwareFusion`` (missing view → zero vector or learned embedding) trained with
-    ``view_dropout_loss(rate)`` through ``helpers.train.fit``; ``rate = 0`` is plain training."""
-    views = list(_check_views(list(views), "views").values())
-    labels = as_array(labels, "labels", ndim=1, dtype=np.int64)
-    check_same_length(labels=labels, views=views[0])
-    with seeded(seed):
-        model = MissingAwareFusion([v.shape[1] for v in views], hidden, int(labels.max()) + 1, fill)
-    with single_thread():
-        fit(model, view_dropout_loss(rate, seed), as_tensors(*views, labels), epochs=epochs, lr=lr, seed=seed,
-            desc=f"view dropout {rate}")
-    return model
+    return joint - logsumexp(joint, axis=1, keepdims=True)
 
 
 MISSING_VIEW_METHODS: tuple[str, ...] = ("early fusion, zero-fill", "early fusion + modality dropout",
@@ -444,9 +345,10 @@ def missing_views_curves(split: ViewSplit, rates: Sequence[float] = (0.0, 0.2, 0
                          dropout_rate: float = 0.6, hidden: int = 32, epochs: int = 10, C: float = 1.0,
                          seed: int = 0, log_probs: Sequence[np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Test accuracy when each view goes missing independently with probability ``rate``
-    (``random_view_mask``, the same pattern for every method), for ``MISSING_VIEW_METHODS``:
-    chapter 04's ``MissingAwareFusion`` trained on complete views (a missing view → zero vector), the
-    same with learned missing embeddings trained with modality dropout (``view_dropout_loss``), and
+    (chapter 04's ``missing_mask(..., drop="each")``, the same pattern for every method), for
+    ``MISSING_VIEW_METHODS``: chapter 04's ``MissingAwareFusion`` trained on complete views (a missing
+    view → zero vector), the same with learned missing embeddings trained with modality dropout
+    (``train_missing_aware(..., drop="each")``: every view dropped independently), and
     per-view logistic experts combined by a product over the views that are present (``log_probs``:
     their test log-probabilities when already computed, e.g. ``complementarity(...).log_probs``)."""
     if not isinstance(split, ViewSplit):
@@ -454,19 +356,19 @@ def missing_views_curves(split: ViewSplit, rates: Sequence[float] = (0.0, 0.2, 0
     rates = [check_in_range(r, "rates", 0.0, 1.0) for r in rates]
     n_classes = int(split.y_train.max()) + 1
     common = dict(hidden=hidden, epochs=epochs, seed=seed)
-    models = {MISSING_VIEW_METHODS[0]: train_with_view_dropout(split.train, split.y_train, rate=0.0, fill="zero",
-                                                               **common),
-              MISSING_VIEW_METHODS[1]: train_with_view_dropout(split.train, split.y_train, rate=dropout_rate,
-                                                               fill="learned", **common)}
+    models = {MISSING_VIEW_METHODS[0]: train_missing_aware(split.train, split.y_train, fill="zero",
+                                                           drop="each", **common),
+              MISSING_VIEW_METHODS[1]: train_missing_aware(split.train, split.y_train, fill="learned",
+                                                           dropout_rate=dropout_rate, drop="each", **common)}
     if log_probs is None:
-        log_probs = [_full_log_proba(logistic_expert(x, split.y_train, C=C), t, n_classes)
+        log_probs = [_full_log_proba(fit_logistic(x, split.y_train, C=C), t, n_classes)
                      for x, t in zip(split.train, split.test)]
     elif len(log_probs) != len(split.test) or any(np.shape(lp) != (len(split.y_test), n_classes) for lp in log_probs):
         raise ValueError(f"log_probs must hold {len(split.test)} arrays of shape {(len(split.y_test), n_classes)}")
     log_prior = np.log(np.bincount(split.y_train, minlength=n_classes) / len(split.y_train))
     curves: dict[str, list[float]] = {m: [] for m in MISSING_VIEW_METHODS}
     for i, rate in enumerate(rates):
-        present = random_view_mask(len(split.y_test), len(split.test), rate, seed=seed + 100 + i)
+        present = missing_mask(len(split.y_test), len(split.test), rate, seed=seed + 100 + i, drop="each")
         views = as_tensors(*mark_missing(split.test, present))
         for name, model in models.items():
             with single_thread():
@@ -509,8 +411,8 @@ def missingness_strategies(train: "object", tests: Mapping[str, "object"], *, C:
     filled = _mean_impute(imaging[0], *imaging[1:])
     flags = [np.isnan(x).any(axis=1, keepdims=True).astype(float) for x in imaging]
     y = train.labels
-    naive = logistic_expert(np.hstack([clinical[0], filled[0]]), y, C=C)
-    indicator = logistic_expert(np.hstack([clinical[0], filled[0], flags[0]]), y, C=C)
+    naive = fit_logistic(np.hstack([clinical[0], filled[0]]), y, C=C)
+    indicator = fit_logistic(np.hstack([clinical[0], filled[0], flags[0]]), y, C=C)
     with single_thread():
         dropout = train_missing_aware([clinical[0], imaging[0]], y, fill="learned", dropout_rate=dropout_rate,
                                       hidden=hidden, epochs=epochs, seed=seed)
@@ -569,8 +471,8 @@ def diagnosis_calibration(train: "object", test: "object", *, C: float = 1.0, n_
     if seen.sum() < 2 or both.sum() < 1:
         raise ValueError("train and test must each hold imaged cases")
     # both experts learn on the imaged cases, so they share one prior: the class mix among imaged cases
-    lp_c = _full_log_proba(logistic_expert(clinical[0][seen], y[seen], C=C), clinical[1][both], n_classes)
-    lp_i = _full_log_proba(logistic_expert(imaging[0][seen], y[seen], C=C), imaging[1][both], n_classes)
+    lp_c = _full_log_proba(fit_logistic(clinical[0][seen], y[seen], C=C), clinical[1][both], n_classes)
+    lp_i = _full_log_proba(fit_logistic(imaging[0][seen], y[seen], C=C), imaging[1][both], n_classes)
     prior = np.bincount(y[seen], minlength=n_classes) / seen.sum()
     probs = {"clinical": np.exp(lp_c), "imaging": np.exp(lp_i),
              "PoE": np.exp(product_of_experts(lp_c, lp_i, np.log(prior))),

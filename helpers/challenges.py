@@ -11,11 +11,13 @@ The module reads like chapter 04:
 2. **Negative transfer and gated fusion** (负迁移, 门控融合): ``gated_fusion`` averages two binary
    predictions when they agree within τ, else keeps the modality found more reliable on validation
    data (``more_reliable``); ``gated_accuracy_sweep`` scores it over a range of τ.
-3. **Missing modalities** (模态缺失): ``missing_pattern`` (each example loses one modality with a given
-   probability, never all), ``zero_fill``, Gaussian conditional-mean imputation (``GaussianImputer``:
+3. **Missing modalities** (模态缺失): ``missing_mask`` (``drop="one"``: each example loses one
+   modality with a given probability; ``drop="each"``: every modality is lost independently; never
+   all), ``zero_fill``, Gaussian conditional-mean imputation (``GaussianImputer``:
    E[x_m | x_o] = μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o)), and modality dropout training
    (``MissingAwareFusion`` with a zero vector or a learned "missing" embedding, ``drop_modalities``,
-   ``modality_dropout_loss``); ``missing_modality_curves`` compares them over missing rates.
+   ``modality_dropout_loss``, ``train_missing_aware``; each takes the same ``drop`` choice);
+   ``missing_modality_curves`` compares them over missing rates.
 
 Conventions: a missing view of an example is a row of NaN (``mark_missing``); ``present`` is a
 boolean (n, M) array with True where modality m of example i is observed. Models reuse chapter 03's
@@ -32,8 +34,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import (as_array, check_choice, check_in_range, check_positive_int, check_same_length,
-                      rng_from)
+from ._checks import as_array, check_choice, check_in_range, check_positive_int, check_same_length, rng_from
 from .fusion import EarlyFusion, LateFusion, mlp
 from .train import accuracy, as_tensors, fit, predict, seeded
 
@@ -388,36 +389,70 @@ def negative_transfer_experiment(x_v: np.ndarray, x_t: np.ndarray, labels: np.nd
 # ---------------------------------------------------------------------------------------------
 
 
-def missing_pattern(n: int, rate: float, seed: int | np.random.Generator = 0, n_views: int = 2) -> np.ndarray:
-    """``present`` (n, n_views) bool: each example loses one modality with probability ``rate``.
+DROPS: tuple[str, ...] = ("one", "each")
 
-    The lost modality is drawn uniformly; an example never loses every modality.
+
+def _lost(rng: np.random.Generator | torch.Generator, shape: tuple[int, ...], rate: float) -> np.ndarray:
+    """Bernoulli(rate) draws of the given shape, from a NumPy or a torch generator."""
+    if isinstance(rng, torch.Generator):
+        return (torch.rand(shape, generator=rng) < rate).numpy()
+    return rng.random(shape) < rate
+
+
+def _picks(rng: np.random.Generator | torch.Generator, n_views: int, rows: np.ndarray) -> np.ndarray:
+    """One view index drawn uniformly for each True entry of ``rows``. A torch generator draws one
+    per example (a fixed count per batch), a NumPy generator one per selected example."""
+    if isinstance(rng, torch.Generator):
+        return torch.randint(0, n_views, (len(rows),), generator=rng).numpy()[rows]
+    return rng.integers(0, n_views, int(rows.sum()))
+
+
+def missing_mask(n: int, n_views: int, rate: float, seed: int | np.random.Generator | torch.Generator = 0,
+                 *, drop: str = "one") -> np.ndarray:
+    """``present`` (n, n_views) bool, True where view m of example i is observed; never all False.
+
+    ``drop="one"``: each example loses one view, drawn uniformly, with probability ``rate``
+    (P(view m missing) = rate / n_views). ``drop="each"``: every view of every example is missing
+    independently with probability ``rate``; an example that would lose every view keeps one,
+    drawn uniformly. ``seed`` may be a ``torch.Generator`` (modality dropout inside a batch).
     """
     n = check_positive_int(n, "n", minimum=0)
+    n_views = check_positive_int(n_views, "n_views", minimum=2 if drop == "one" else 1)
     rate = check_in_range(rate, "rate", 0.0, 1.0)
-    n_views = check_positive_int(n_views, "n_views", minimum=2)
-    rng = rng_from(seed)
-    present = np.ones((n, n_views), dtype=bool)
-    loses = rng.random(n) < rate
-    which = rng.integers(0, n_views, n)
-    present[np.flatnonzero(loses), which[loses]] = False
+    check_choice(drop, "drop", DROPS)
+    rng = seed if isinstance(seed, torch.Generator) else rng_from(seed)
+    if drop == "one":
+        loses = _lost(rng, (n,), rate)
+        which = _picks(rng, n_views, np.ones(n, dtype=bool))
+        present = np.ones((n, n_views), dtype=bool)
+        present[np.flatnonzero(loses), which[loses]] = False
+        return present
+    present = ~_lost(rng, (n, n_views), rate)
+    empty = ~present.any(axis=1)
+    present[np.flatnonzero(empty), _picks(rng, n_views, empty)] = True
     return present
 
 
-def _check_present(views: Sequence[np.ndarray], present: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    if isinstance(views, np.ndarray) or not len(views):
+def _check_present(views: Sequence[np.ndarray], present: np.ndarray | None
+                   ) -> tuple[list[np.ndarray], np.ndarray]:
+    """The views as float arrays and ``present`` checked: (n, M) bool, at least one view per example,
+    finite rows wherever a view is present. ``present=None``: observed = the rows without NaN."""
+    if isinstance(views, (np.ndarray, torch.Tensor)) or not isinstance(views, Sequence) or not len(views):
         raise ValueError("views must be a list of (n, d_m) arrays, one per modality")
-    arrays = [np.asarray(v, dtype=float) for v in views]
-    for i, v in enumerate(arrays):
-        if v.ndim != 2:
-            raise ValueError(f"views[{i}] must be an (n, d) array, got shape {v.shape}")
+    arrays = [as_array(v, f"views[{i}]", ndim=2, finite=False) for i, v in enumerate(views)]
     check_same_length(**{f"views[{i}]": v for i, v in enumerate(arrays)})
+    if present is None:
+        present = np.column_stack([~np.isnan(v).any(axis=1) for v in arrays])
     present = np.asarray(present)
     if present.dtype != bool or present.shape != (len(arrays[0]), len(arrays)):
         raise ValueError(f"present must be a bool array of shape {(len(arrays[0]), len(arrays))}, "
                          f"got {present.dtype} {present.shape}")
     if not present.any(axis=1).all():
         raise ValueError("present must keep at least one modality of every example")
+    for m, v in enumerate(arrays):
+        if not np.isfinite(v[present[:, m]]).all():
+            raise ValueError(f"views[{m}] must be finite in every row that present marks observed "
+                             f"(a missing row is NaN and marked False in present[:, {m}])")
     return arrays, present
 
 
@@ -452,12 +487,16 @@ class GaussianImputer:
 
     @classmethod
     def fit(cls, views: Sequence[np.ndarray], ridge: float = 1e-6) -> "GaussianImputer":
-        """μ and Σ estimated on complete training views (Σ + ridge·I keeps Σ_oo invertible)."""
-        arrays, _ = _check_present(views, np.ones((len(views[0]), len(views)), dtype=bool))
-        if len(arrays[0]) < 2:
-            raise ValueError("views must hold at least two training examples to estimate a covariance")
+        """μ and Σ estimated on the complete rows of the training views (every modality observed;
+        rows with a missing modality, NaN as ``mark_missing`` writes them, are left out):
+        μ = mean of the complete rows, Σ = their sample covariance + ridge·I (keeps Σ_oo invertible)."""
+        arrays, present = _check_present(views, None)
+        complete = present.all(axis=1)
+        if complete.sum() < 2:
+            raise ValueError(f"views must hold at least two complete rows (every modality observed) to "
+                             f"estimate a covariance, got {int(complete.sum())}")
         ridge = check_in_range(ridge, "ridge", 0.0, float("inf"))
-        joint = np.concatenate(arrays, axis=1)
+        joint = np.concatenate(arrays, axis=1)[complete]
         cov = np.cov(joint, rowvar=False) + ridge * np.eye(joint.shape[1])
         return cls(joint.mean(axis=0), cov, tuple(v.shape[1] for v in arrays))
 
@@ -515,30 +554,31 @@ class MissingAwareFusion(nn.Module):
         return self.fusion(*filled)
 
 
-def drop_modalities(xs: Sequence[torch.Tensor], rate: float, generator: torch.Generator) -> list[torch.Tensor]:
-    """Modality dropout (模态丢弃) for one batch: each example loses one modality (set to NaN) with
-    probability ``rate``, the lost one drawn uniformly; never every modality."""
-    rate = check_in_range(rate, "rate", 0.0, 1.0)
-    if len(xs) < 2:
-        raise ValueError("xs must hold at least two modality tensors")
-    n = len(xs[0])
-    loses = torch.rand(n, generator=generator) < rate
-    which = torch.randint(0, len(xs), (n,), generator=generator)
-    out = []
+def drop_modalities(xs: Sequence[torch.Tensor], rate: float, generator: torch.Generator, *,
+                    drop: str = "one") -> list[torch.Tensor]:
+    """Modality dropout (模态丢弃) for one batch: the views that ``missing_mask(n, M, rate, generator,
+    drop=drop)`` marks missing are set to NaN (x_m ← NaN where present[:, m] is False)."""
+    if isinstance(xs, torch.Tensor) or len(xs) < 2 or not all(isinstance(x, torch.Tensor) for x in xs):
+        raise ValueError("xs must be a sequence of at least two (n, d_m) modality tensors")
     for m, x in enumerate(xs):
-        drop = (loses & (which == m)).to(x.device).unsqueeze(1)
-        out.append(torch.where(drop, torch.full_like(x, float("nan")), x))
-    return out
+        if x.ndim != 2:
+            raise ValueError(f"xs[{m}] must be an (n, d) tensor, got shape {tuple(x.shape)}")
+    check_same_length(**{f"xs[{m}]": x for m, x in enumerate(xs)})
+    present = torch.as_tensor(missing_mask(len(xs[0]), len(xs), rate, generator, drop=drop))
+    return [torch.where(present[:, [m]].to(x.device), x, torch.full_like(x, float("nan")))
+            for m, x in enumerate(xs)]
 
 
-def modality_dropout_loss(rate: float, seed: int = 0) -> Callable[..., torch.Tensor]:
-    """``loss_fn(model, *xs, y)`` for ``fit``: cross-entropy after ``drop_modalities`` at ``rate``."""
+def modality_dropout_loss(rate: float, seed: int = 0, *, drop: str = "one") -> Callable[..., torch.Tensor]:
+    """``loss_fn(model, *xs, y)`` for ``fit``: cross-entropy after ``drop_modalities`` at ``rate``:
+    L = CE(model(drop(x_1), …, drop(x_M)), y)."""
     rate = check_in_range(rate, "rate", 0.0, 1.0)
+    check_choice(drop, "drop", DROPS)
     generator = torch.Generator().manual_seed(check_positive_int(seed, "seed", minimum=0))
 
     def loss_fn(model: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
         *xs, labels = batch
-        return F.cross_entropy(model(*drop_modalities(xs, rate, generator)), labels)
+        return F.cross_entropy(model(*drop_modalities(xs, rate, generator, drop=drop)), labels)
 
     return loss_fn
 
@@ -547,15 +587,17 @@ MISSING_METHODS: tuple[str, ...] = ("zero-fill", "Gaussian imputation", "dropout
 
 
 def train_missing_aware(views: Sequence[np.ndarray], labels: np.ndarray, *, fill: str = "zero",
-                        dropout_rate: float = 0.0, hidden: int = 32, epochs: int = 15, lr: float = 1e-2,
-                        batch_size: int = 64, seed: int = 0) -> MissingAwareFusion:
-    """A ``MissingAwareFusion`` trained on complete views, with modality dropout at ``dropout_rate``."""
-    arrays, _ = _check_present(views, np.ones((len(views[0]), len(views)), dtype=bool))
+                        dropout_rate: float = 0.0, drop: str = "one", hidden: int = 32, epochs: int = 15,
+                        lr: float = 1e-2, batch_size: int = 64, seed: int = 0) -> MissingAwareFusion:
+    """A ``MissingAwareFusion`` trained through ``helpers.train.fit`` with
+    ``modality_dropout_loss(dropout_rate, seed, drop=drop)``; ``dropout_rate = 0`` is plain training.
+    NaN rows in ``views`` (missing in the training data itself) are filled by the model."""
+    arrays, _ = _check_present(views, None)
     y = _labels(labels, "labels", len(arrays[0]))
     with seeded(seed):
         model = MissingAwareFusion([v.shape[1] for v in arrays], hidden, int(y.max()) + 1, fill)
-    fit(model, modality_dropout_loss(dropout_rate, seed), as_tensors(*arrays, y), epochs=epochs, lr=lr,
-        batch_size=batch_size, seed=seed, desc=f"fill={fill}, dropout={dropout_rate}")
+    fit(model, modality_dropout_loss(dropout_rate, seed, drop=drop), as_tensors(*arrays, y), epochs=epochs,
+        lr=lr, batch_size=batch_size, seed=seed, desc=f"fill={fill}, dropout={dropout_rate}")
     return model
 
 
@@ -570,7 +612,7 @@ def missing_modality_curves(train_views: Sequence[np.ndarray], train_labels: np.
     trained with modality dropout at ``dropout_rate`` (zeros or a learned missing embedding). At test
     time each example loses one modality with probability ``rate`` (the same pattern for every method).
     """
-    test_arrays, _ = _check_present(test_views, np.ones((len(test_views[0]), len(test_views)), dtype=bool))
+    test_arrays, _ = _check_present(test_views, None)
     ty = _labels(test_labels, "test_labels", len(test_arrays[0]))
     common = dict(hidden=hidden, epochs=epochs, batch_size=batch_size, seed=seed)
     complete = train_missing_aware(train_views, train_labels, **common)
@@ -582,7 +624,7 @@ def missing_modality_curves(train_views: Sequence[np.ndarray], train_labels: np.
     labels = torch.as_tensor(ty)
     curves: dict[str, list[float]] = {method: [] for method in MISSING_METHODS}
     for i, rate in enumerate(rates):
-        present = missing_pattern(len(ty), rate, seed=seed + 1000 + i, n_views=len(test_arrays))
+        present = missing_mask(len(ty), len(test_arrays), rate, seed=seed + 1000 + i)
         inputs = {"zero-fill": (complete, zero_fill(test_arrays, present)),
                   "Gaussian imputation": (complete, imputer.impute(mark_missing(test_arrays, present), present)),
                   "dropout (zeros)": (models["dropout (zeros)"], mark_missing(test_arrays, present)),

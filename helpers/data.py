@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._checks import check_choice
+from ._checks import as_array, check_choice, check_positive_int
 
 DIGIT_VIEWS: tuple[str, ...] = ("fou", "fac", "kar", "pix", "zer", "mor")
 NUTRIMOUSE_VIEWS: tuple[str, ...] = ("gene", "lipid")
@@ -44,6 +44,55 @@ class MultiViewData:
     def n_samples(self) -> int:
         """The number of examples, shared by every view."""
         return len(next(iter(self.targets.values())))
+
+
+def standardise(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """z = (x − μ_train) / σ_train for ``train`` and each of ``others`` (a constant column keeps scale 1).
+
+    μ and σ (population standard deviation) are the training columns' statistics, ignoring NaN
+    entries; NaN stays NaN (a missing view stays missing).
+    """
+    train = as_array(train, "train", ndim=2, finite=False)
+    others = [as_array(x, f"others[{i}]", ndim=2, finite=False) for i, x in enumerate(others)]
+    for i, other in enumerate(others):
+        if other.shape[1] != train.shape[1]:
+            raise ValueError(f"others[{i}] must be an (m, {train.shape[1]}) array, got shape {other.shape}")
+    with np.errstate(all="ignore"):
+        mean = np.nan_to_num(np.nanmean(train, axis=0)) if len(train) else np.zeros(train.shape[1])
+        std = np.nan_to_num(np.nanstd(train, axis=0)) if len(train) else np.ones(train.shape[1])
+    std = np.where(std > 1e-12, std, 1.0)
+    return [(x - mean) / std for x in (train, *others)]
+
+
+def pca_project(views: Sequence[np.ndarray], dim: int, *, fit_rows: np.ndarray | None = None,
+                standardised: bool = True) -> list[np.ndarray]:
+    """Each view projected onto its own top ``dim`` principal axes (PCA).
+
+    With Z_fit the view's ``fit_rows`` (default: all rows) standardised (``standardise``; only
+    centred when ``standardised=False``) and Z_fit = U S Vᵀ its SVD, every row z of the view
+    (standardised with the same statistics) maps to z V_dim (V_dim: the first ``dim`` columns of V).
+    Chapter 02 uses it to put two views of different widths into a common dimension for Procrustes.
+    """
+    from . import single_thread
+
+    check_positive_int(dim, "dim")
+    if isinstance(views, np.ndarray) or not isinstance(views, Sequence) or not len(views):
+        raise ValueError("views must be a list of (n, d_m) arrays, one per view")
+    projected = []
+    for i, view in enumerate(views):
+        view = as_array(view, f"views[{i}]", ndim=2)
+        fit = view if fit_rows is None else view[fit_rows]
+        if dim > min(fit.shape):
+            raise ValueError(f"dim must be at most min(n, d) = {min(fit.shape)} for views[{i}], got {dim}")
+        if standardised:
+            z_fit, z_all = standardise(fit, view)
+        else:
+            mean = fit.mean(axis=0)
+            z_fit, z_all = fit - mean, view - mean
+        with single_thread():
+            _, _, vt = np.linalg.svd(z_fit, full_matrices=False)
+        projected.append(z_all @ vt[:dim].T)
+    return projected
 
 
 def _shipped(name: str) -> dict[str, np.ndarray]:
@@ -522,10 +571,11 @@ def digit_views_pca(views: Sequence[str] = ("pix", "fou"), n_components: int = 1
                     ) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
     """Two (or more) UCI digit views, each reduced by PCA to ``n_components`` and standardised.
 
-    The split is a seeded random permutation; PCA means, axes and scales are fitted on the
-    training part only (so the test part is centred only approximately). Returns (train_views, train_y, test_views, test_y).
+    The split is a seeded random permutation; PCA (``pca_project``, centred, not scaled), then the
+    scores standardised (``standardise``), all fitted on the training part only (so the test part is
+    centred only approximately). Returns (train_views, train_y, test_views, test_y).
     """
-    from ._checks import check_in_range, check_positive_int
+    from ._checks import check_in_range
 
     check_positive_int(n_components, "n_components")
     check_in_range(test_fraction, "test_fraction", 0.0, 1.0, low_open=True, high_open=True)
@@ -540,12 +590,10 @@ def digit_views_pca(views: Sequence[str] = ("pix", "fou"), n_components: int = 1
         x = data.views[name].astype(float)
         if n_components > x.shape[1]:
             raise ValueError(f"n_components must be at most {x.shape[1]} for view {name!r}")
-        mean = x[train].mean(axis=0)
-        axes = np.linalg.svd(x[train] - mean, full_matrices=False)[2][:n_components]
-        scores = (x - mean) @ axes.T
-        scale = scores[train].std(axis=0)
-        train_views.append(scores[train] / scale)
-        test_views.append(scores[test] / scale)
+        scores = pca_project([x], n_components, fit_rows=train, standardised=False)[0]
+        tr, te = standardise(scores[train], scores[test])
+        train_views.append(tr)
+        test_views.append(te)
     return train_views, y[train], test_views, y[test]
 
 

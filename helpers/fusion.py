@@ -26,8 +26,16 @@ import torch
 from scipy.special import logsumexp
 from torch import nn
 
-from ._checks import (as_array, check_choice, check_in_range, check_positive_int, check_probabilities,
-                      check_same_length, check_same_shape, rng_from)
+from ._checks import (
+    as_array,
+    check_choice,
+    check_in_range,
+    check_positive_int,
+    check_probabilities,
+    check_same_length,
+    check_same_shape,
+    rng_from,
+)
 
 COMBINE_RULES: tuple[str, ...] = ("logit_sum", "prob_mean")
 
@@ -163,6 +171,11 @@ def _check_sequence(x: torch.Tensor, mask: torch.Tensor | None, dim: int, name: 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over the real tokens: Σ_j mask_j x_j / Σ_j mask_j, for x (n, L, d) and mask (n, L) → (n, d)."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 3:
+        raise ValueError(f"x must be an (n, L, d) tensor, got {getattr(x, 'shape', type(x).__name__)}")
+    if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != tuple(x.shape[:2]):
+        raise ValueError(f"mask must be an (n, L) = {tuple(x.shape[:2])} tensor like x's first two "
+                         f"dimensions, got {getattr(mask, 'shape', type(mask).__name__)}")
     weights = mask.to(x.dtype).unsqueeze(-1)
     return (x * weights).sum(dim=1) / weights.sum(dim=1)
 

@@ -7,18 +7,34 @@ Figure text is English only: matplotlib's default fonts have no CJK glyphs.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-# One colour per role, fixed across the course.
-COLORS: dict[str, str] = {
-    "vision": "#1f77b4", "text": "#ff7f0e", "audio": "#9467bd", "fused": "#2ca02c",
-    "poe": "#2ca02c", "moe": "#d62728", "truth": "#444444", "chance": "#999999",
+if TYPE_CHECKING:
+    from .applications import Complementarity, GeneLipidMap, Reliability
+    from .principles import ViewsRow, XorFit
+
+# The course's colours, by hue.
+PALETTE: dict[str, str] = {
+    "blue": "#1f77b4", "orange": "#ff7f0e", "purple": "#9467bd", "green": "#2ca02c",
+    "red": "#d62728", "dark": "#444444", "grey": "#999999",
 }
+# One colour per role, fixed across the course: figures name the role, never the hue.
+COLORS: dict[str, str] = {
+    "vision": PALETTE["blue"], "text": PALETTE["orange"], "audio": PALETTE["purple"],
+    "fused": PALETTE["green"], "poe": PALETTE["green"], "moe": PALETTE["red"],
+    "truth": PALETTE["dark"], "chance": PALETTE["grey"],
+    "negative": PALETTE["red"],   # a non-matching pair, a negative example
+    "error": PALETTE["red"],      # an error rate drawn beside a bound
+    "event": PALETTE["red"],      # a moment marked on a training curve (a trigger)
+}
+# Colours for series that have no role (methods, data sets), in a fixed order.
+SERIES: tuple[str, ...] = (PALETTE["blue"], PALETTE["orange"], PALETTE["green"], PALETTE["red"],
+                           PALETTE["purple"])
 STYLE = {"axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
          "axes.spines.right": False, "figure.dpi": 90, "font.size": 10}
 matplotlib.rcParams.update(STYLE)
@@ -106,7 +122,7 @@ def xor_risk_landscape(a_values: np.ndarray, b_values: np.ndarray, risk: np.ndar
     return fig
 
 
-def xor_decision_boundaries(fit: "object", x: np.ndarray, y: np.ndarray, *, limit: float = 2.5,
+def xor_decision_boundaries(fit: XorFit, x: np.ndarray, y: np.ndarray, *, limit: float = 2.5,
                             resolution: int = 120) -> Figure:
     """One panel per trained XOR classifier (``principles.XorFit``): its P(Y=1) regions, the 0.5
     boundary, the test points (x = (x1, x2), y in {0, 1}) and the held-out accuracy."""
@@ -149,7 +165,7 @@ def labellings_grid(points: np.ndarray, labellings: np.ndarray, realisable: Mapp
     return fig
 
 
-def information_and_error(rows: Sequence["object"], *, title: str = "") -> Figure:
+def information_and_error(rows: Sequence[ViewsRow], *, title: str = "") -> Figure:
     """Left: I(Y; X) in bits per set of views. Right: Fano's lower bound beside the Bayes error.
     ``rows`` are ``principles.ViewsRow``s."""
     fig, (left, right) = new_figure(2, width=4.0, height=3.2)
@@ -161,7 +177,7 @@ def information_and_error(rows: Sequence["object"], *, title: str = "") -> Figur
     left.set(xticks=position, xticklabels=names, ylabel="I(Y; X)  [bits]", ylim=(0, 1.1), title="information")
     width = 0.38
     right.bar(position - width / 2, [r.fano_bound for r in rows], width, label="Fano lower bound", color=COLORS["chance"])
-    right.bar(position + width / 2, [r.bayes_error for r in rows], width, label="Bayes error", color=COLORS["moe"])
+    right.bar(position + width / 2, [r.bayes_error for r in rows], width, label="Bayes error", color=COLORS["error"])
     for x, r in zip(position, rows):
         right.annotate(f"{r.bayes_error:.3f}", (x + width / 2, r.bayes_error), ha="center", va="bottom", fontsize=8)
     top = max(max(r.bayes_error, r.fano_bound) for r in rows)
@@ -180,7 +196,7 @@ def grouped_bars(groups: Mapping[str, Mapping[str, float]], *, ylabel: str = "",
     series = list(groups)
     categories = list(next(iter(groups.values())))
     width = 0.8 / len(series)
-    palette = [COLORS["vision"], COLORS["text"], COLORS["fused"], COLORS["moe"], COLORS["audio"]]
+    palette = SERIES
     for s, name in enumerate(series):
         xs = np.arange(len(categories)) + (s - (len(series) - 1) / 2) * width
         heights = [float(groups[name][c]) for c in categories]
@@ -198,7 +214,7 @@ def learning_curves_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray
     """Mean held-out error against the training-set size (log scale) with a band of one standard
     deviation over repetitions; optional target line, samples needed (dotted) and Bayes-error floors."""
     fig, (axis,) = new_figure(width=6.0, height=3.8)
-    palette = [COLORS["vision"], COLORS["fused"], COLORS["text"], COLORS["audio"]]
+    palette = [PALETTE["blue"], PALETTE["green"], PALETTE["orange"], PALETTE["purple"]]
     for k, (name, errs) in enumerate(errors.items()):
         colour = palette[k % len(palette)]
         mean, spread = errs.mean(axis=0), errs.std(axis=0)
@@ -258,7 +274,7 @@ def triplet_geometry(anchor: np.ndarray, positive: np.ndarray, negative: np.ndar
     """One 2-D triplet with the descent direction −∂L/∂(point) drawn on a, p and n."""
     fig, (axis,) = new_figure(width=4.6, height=4.0)
     points = {"anchor": anchor, "positive": positive, "negative": negative}
-    colours = {"anchor": COLORS["vision"], "positive": COLORS["fused"], "negative": COLORS["moe"]}
+    colours = {"anchor": COLORS["vision"], "positive": COLORS["fused"], "negative": COLORS["negative"]}
     for name, point in points.items():
         axis.scatter(*point, s=80, color=colours[name], label=name, zorder=3)
         move = -step * np.asarray(gradients[name])
@@ -276,7 +292,7 @@ def distance_histograms(before: Mapping[str, np.ndarray], after: Mapping[str, np
     fig, axes = new_figure(2, width=4.0, height=3.2)
     bins = np.linspace(0.0, 4.0, 41)
     for axis, distances, title in ((axes[0], before, "before training"), (axes[1], after, "after training")):
-        for name, colour in (("matched", COLORS["fused"]), ("unmatched", COLORS["moe"])):
+        for name, colour in (("matched", COLORS["fused"]), ("unmatched", COLORS["negative"])):
             values = np.asarray(distances[name])
             axis.hist(values, bins=bins, alpha=0.6, color=colour,
                       label=f"{name} (mean {values.mean():.2f})")
@@ -509,7 +525,7 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
                      color=COLORS["fused"], label="after scaling")
         top.axhline(threshold, ls="--", color=COLORS["truth"], label=f"threshold {threshold:g}")
         if run.triggered_at is not None:
-            top.axvline(run.triggered_at, color=COLORS["moe"], lw=1, label=f"trigger (step {run.triggered_at})")
+            top.axvline(run.triggered_at, color=COLORS["event"], lw=1, label=f"trigger (step {run.triggered_at})")
         top.set_yscale("log")
         top.set_ylim(0.5, 50)
         top.set_yticks([0.5, 1, 2, 5, 10, 20, 50], labels=["0.5", "1", "2", "5", "10", "20", "50"])
@@ -611,7 +627,7 @@ def cv_spread(results: Mapping[str, Mapping[str, np.ndarray]], *, n: int) -> Fig
     return fig
 
 
-def gene_lipid_figure(mapping: "object", labels: np.ndarray, class_names: Sequence[str],
+def gene_lipid_figure(mapping: GeneLipidMap, labels: np.ndarray, class_names: Sequence[str],
                       markers: np.ndarray | None = None, marker_names: Sequence[str] = ()) -> Figure:
     """Chapter 05, alignment: the first canonical pair (gene side u, lipid side v) coloured by class
     (marker by a second grouping), and the gene × lipid correlation heatmap in canonical order."""
@@ -640,7 +656,7 @@ def gene_lipid_figure(mapping: "object", labels: np.ndarray, class_names: Sequen
     return fig
 
 
-def complementarity_figure(result: "object") -> Figure:
+def complementarity_figure(result: Complementarity) -> Figure:
     """Chapter 05, six views: the gain of every pair over its better member (diagonal: the view's own
     accuracy, in grey) and, for every pair, gain against how predictable one view is from the other."""
     fig, axes = new_figure(2, width=5.0, height=4.2)
@@ -673,7 +689,7 @@ def missing_views_figure(curves: Mapping[str, Sequence[float]], rates: Sequence[
                          best_single: float | None = None) -> Figure:
     """Chapter 05: accuracy against the probability that each view is missing (independently)."""
     fig, (axis,) = new_figure(width=5.6, height=3.6)
-    palette = [COLORS["chance"], COLORS["vision"], COLORS["fused"], COLORS["moe"]]
+    palette = [PALETTE["grey"], PALETTE["blue"], PALETTE["green"], PALETTE["red"]]
     for k, (name, values) in enumerate(curves.items()):
         axis.plot(rates, values, "o-", color=palette[k % len(palette)], label=name)
     if best_single is not None:
@@ -684,7 +700,7 @@ def missing_views_figure(curves: Mapping[str, Sequence[float]], rates: Sequence[
     return fig
 
 
-def reliability_diagram(curves: Mapping[str, "object"], *, title: str = "") -> Figure:
+def reliability_diagram(curves: Mapping[str, Reliability], *, title: str = "") -> Figure:
     """Chapter 05: accuracy against confidence per bin (the diagonal is perfect calibration), one line
     per predictor with its ECE in the legend; below the diagonal means over-confident."""
     fig, (axis,) = new_figure(width=4.6, height=4.2)

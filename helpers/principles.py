@@ -16,12 +16,12 @@ Labels are +-1 in the exact (theory) functions and 0/1 in the trained ones, as i
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 from scipy.optimize import brentq, linprog, minimize
-from scipy.special import expit, ndtr
+from scipy.special import expit, logsumexp, ndtr, softmax
 
 from ._checks import as_array, check_in_range, check_positive_int, check_same_length, rng_from
 from .data import make_gaussian_views
@@ -30,44 +30,72 @@ from . import single_thread
 
 @dataclass(frozen=True)
 class LogisticModel:
-    """A fitted binary logistic regression p(Y=1 | x) = sigmoid(w . x + b)."""
+    """A fitted logistic regression over ``classes``. Binary: p(y = classes[1] | x) = σ(w·x + b) with
+    ``weights`` (d,) and a float ``bias``; K > 2 classes: p(y = classes[k] | x) = softmax(x W + b)_k
+    with ``weights`` (d, K) and ``bias`` (K,)."""
 
     weights: np.ndarray
-    bias: float
+    bias: float | np.ndarray
+    classes: np.ndarray = field(default_factory=lambda: np.array([0, 1]))
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, 2): columns P(Y=0 | x), P(Y=1 | x)."""
-        p1 = expit(as_array(x, "x", ndim=2) @ self.weights + self.bias)
-        return np.column_stack([1.0 - p1, p1])
+        """Class probabilities (n, K), columns in the order of ``classes``."""
+        z = as_array(x, "x", ndim=2) @ self.weights + self.bias
+        if self.weights.ndim == 1:
+            p1 = expit(z)
+            return np.column_stack([1.0 - p1, p1])
+        return softmax(z, axis=1)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """The more probable class (0 or 1) of each row."""
-        return (self.predict_proba(x)[:, 1] >= 0.5).astype(np.int64)
+        """The most probable class of each row (binary: classes[1] where p ≥ 0.5)."""
+        p = self.predict_proba(x)
+        best = (p[:, 1] >= 0.5).astype(np.int64) if p.shape[1] == 2 else p.argmax(axis=1)
+        return self.classes[best]
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, *, c: float = 1.0) -> LogisticModel:
-    """Binary logistic regression by L-BFGS on sum_i log(1 + e^{z_i}) - y_i z_i + |w|^2 / (2c), z = w . x + b.
+def _logistic_labels(y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    labels = as_array(y, "y", ndim=1)
+    if len(labels) != n or not np.all(labels == np.round(labels)):
+        raise ValueError(f"y must be ({n},) integer class labels, got shape {labels.shape}")
+    classes, codes = np.unique(labels.astype(np.int64), return_inverse=True)
+    if len(classes) < 2:
+        raise ValueError("y must hold at least two classes to fit a classifier")
+    return classes, codes
 
-    The same objective as scikit-learn's ``LogisticRegression(C=c)``, in a few lines of NumPy/SciPy.
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, *, C: float = 1.0) -> LogisticModel:
+    """Logistic regression by L-BFGS on sum_i [logsumexp(s_i) − s_i,y_i] + ‖W‖² / (2C), s_i = x_i W + b.
+
+    Binary y: s_i = (0, w·x_i + b), i.e. sum_i log(1 + e^{z_i}) − y_i z_i + ‖w‖²/(2C); K > 2 classes:
+    one column of W per class. The intercept is not penalised: the objective of scikit-learn's
+    ``LogisticRegression(C=C)`` (lbfgs), solved to a tight tolerance, in a few lines of NumPy/SciPy.
     """
     features = as_array(x, "x", ndim=2)
-    labels = as_array(y, "y", ndim=1)
-    check_same_length(x=features, y=labels)
-    check_in_range(c, "c", 0.0, np.inf, low_open=True, high_open=True)
-    if not np.all(np.isin(labels, (0.0, 1.0))):
-        raise ValueError("y must hold the labels 0 and 1")
-    d = features.shape[1]
+    classes, codes = _logistic_labels(y, len(features))
+    check_in_range(C, "C", 0.0, np.inf, low_open=True, high_open=True)
+    n, d = features.shape
+    k = 1 if len(classes) == 2 else len(classes)
+    onehot = np.eye(len(classes))[codes]
 
     def loss_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        z = features @ theta[:d] + theta[d]
-        residual = expit(z) - labels
-        loss = np.sum(np.logaddexp(0.0, z) - labels * z) + theta[:d] @ theta[:d] / (2 * c)
-        return float(loss), np.append(features.T @ residual + theta[:d] / c, residual.sum())
+        w, b = theta[:d * k].reshape(d, k), theta[d * k:]
+        z = features @ w + b
+        if k == 1:
+            residual = expit(z) - onehot[:, 1:]
+            loss = np.sum(np.logaddexp(0.0, z) - onehot[:, 1:] * z)
+        else:
+            residual = softmax(z, axis=1) - onehot
+            loss = np.sum(logsumexp(z, axis=1)) - np.sum(onehot * z)
+        loss += np.sum(w * w) / (2 * C)
+        return float(loss), np.append((features.T @ residual + w / C).ravel(), residual.sum(axis=0))
 
     with single_thread():
-        result = minimize(loss_and_gradient, np.zeros(d + 1), jac=True, method="L-BFGS-B",
-                          options={"maxiter": 500, "gtol": 1e-8})
-    return LogisticModel(weights=result.x[:d].copy(), bias=float(result.x[d]))
+        result = minimize(loss_and_gradient, np.zeros((d + 1) * k), jac=True, method="L-BFGS-B",
+                          options={"maxiter": 10_000, "gtol": 1e-9, "ftol": 1e-15})
+    w, b = result.x[:d * k].reshape(d, k), result.x[d * k:]
+    if k == 1:
+        return LogisticModel(weights=w[:, 0].copy(), bias=float(b[0]), classes=classes)
+    return LogisticModel(weights=w.copy(), bias=b.copy(), classes=classes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,6 +194,19 @@ def _xor_mlp(train: np.ndarray, y: np.ndarray, seed: int, epochs: int) -> Callab
     return probability
 
 
+def _xor_split(data: tuple[np.ndarray, np.ndarray, np.ndarray], name: str) -> tuple[np.ndarray, ...]:
+    """(x1, x2, y): x1, x2 of shape (n,) or (n, 1), y (n,), one length n; ValueError naming ``name``."""
+    if not isinstance(data, (tuple, list)) or len(data) != 3:
+        raise ValueError(f"{name} must be a tuple (x1, x2, y) of three (n,) arrays")
+    x1, x2 = (as_array(v, f"{name}[{i}]") for i, v in enumerate(data[:2]))
+    for i, x in enumerate((x1, x2)):
+        if x.ndim not in (1, 2) or x.size != len(x):
+            raise ValueError(f"{name}[{i}] must have shape (n,) or (n, 1), got {x.shape}")
+    y = as_array(data[2], f"{name}[2]", ndim=1, dtype=np.asarray(data[2]).dtype)
+    check_same_length(**{f"{name}[0] (x1)": x1, f"{name}[1] (x2)": x2, f"{name}[2] (y)": y})
+    return x1, x2, y
+
+
 def fit_xor_models(train: tuple[np.ndarray, np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray, np.ndarray],
                    *, seed: int = 0, mlp_epochs: int = 40) -> XorFit:
     """Train the four classifiers of the chapter on (X1, X2, y) and score them on ``test``.
@@ -176,10 +217,8 @@ def fit_xor_models(train: tuple[np.ndarray, np.ndarray, np.ndarray], test: tuple
     * MLP — a small network on (x1, x2), trained with ``helpers.train.fit``.
     """
     check_positive_int(seed, "seed", minimum=0)
-    (a1, a2, ya), (b1, b2, yb) = train, test
+    (a1, a2, ya), (b1, b2, yb) = (_xor_split(train, "train"), _xor_split(test, "test"))
     x_train, x_test = np.column_stack([a1, a2]), np.column_stack([b1, b2])
-    check_same_length(X_train=x_train, y_train=ya)
-    check_same_length(X_test=x_test, y_test=yb)
     feature_maps: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "view 1 only": lambda x: x[:, :1],
         "concatenation": lambda x: x,
@@ -187,7 +226,7 @@ def fit_xor_models(train: tuple[np.ndarray, np.ndarray, np.ndarray], test: tuple
     }
     predict: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     for name, phi in feature_maps.items():
-        model = fit_logistic(phi(x_train), ya, c=100.0)
+        model = fit_logistic(phi(x_train), ya, C=100.0)
         predict[name] = lambda x, model=model, phi=phi: model.predict_proba(phi(np.asarray(x, float)))[:, 1]
     predict["MLP"] = _xor_mlp(x_train, ya, seed, mlp_epochs)
     accuracy = {name: float(np.mean((predict[name](x_test) >= 0.5) == yb)) for name in XOR_MODELS}

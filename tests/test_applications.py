@@ -24,20 +24,6 @@ def _log_probs(rng: np.random.Generator, n: int, k: int, scale: float = 2.0) -> 
 # --- building blocks ------------------------------------------------------------------------
 
 
-def test_standardise_uses_training_statistics_and_keeps_nan() -> None:
-    rng = np.random.default_rng(0)
-    train = rng.normal(3.0, 2.0, size=(200, 3))
-    train[:, 2] = 5.0                                  # a constant column keeps scale 1
-    test = train[:10].copy()
-    test[0] = np.nan
-    scaled_train, scaled_test = applications.standardise(train, test)
-    np.testing.assert_allclose(scaled_train[:, :2].mean(0), 0, atol=1e-12)
-    np.testing.assert_allclose(scaled_train[:, :2].std(0), 1, atol=1e-12)
-    np.testing.assert_allclose(scaled_train[:, 2], 0)
-    assert np.isnan(scaled_test[0]).all() and np.isfinite(scaled_test[1:]).all()
-    np.testing.assert_allclose(scaled_test[1:], scaled_train[1:10])
-
-
 def test_poe_many_is_the_chained_two_expert_rule_and_the_closed_form() -> None:
     rng = np.random.default_rng(1)
     experts = [_log_probs(rng, 20, 4) for _ in range(3)]
@@ -48,12 +34,6 @@ def test_poe_many_is_the_chained_two_expert_rule_and_the_closed_form() -> None:
     np.testing.assert_allclose(applications.poe_many(experts[:2], log_prior),
                                fusion.product_of_experts(experts[0], experts[1], log_prior), atol=1e-12)
     np.testing.assert_allclose(applications.poe_many(experts[:1], log_prior), experts[0])
-
-
-def test_moe_many_is_the_plain_average() -> None:
-    rng = np.random.default_rng(2)
-    probs = [np.exp(_log_probs(rng, 15, 3)) for _ in range(4)]
-    np.testing.assert_allclose(applications.moe_many(probs), np.mean(probs, axis=0), atol=1e-12)
 
 
 def test_poe_present_ignores_missing_experts() -> None:
@@ -94,31 +74,6 @@ def test_canonical_correlations_match_scikit_learn_and_known_cases() -> None:
     np.testing.assert_allclose(applications.canonical_correlations(x, x), 1.0, atol=1e-8)
 
 
-def test_random_view_mask_rate_and_never_empty() -> None:
-    present = applications.random_view_mask(20000, 6, 0.5, seed=0)
-    assert present.any(axis=1).all()
-    assert abs((~present).mean() - 0.5) < 0.02
-    assert applications.random_view_mask(50, 3, 0.0, seed=0).all()
-    assert (applications.random_view_mask(500, 4, 1.0, seed=0).sum(axis=1) == 1).all()
-
-
-def test_view_dropout_loss_drops_views_independently_and_keeps_one() -> None:
-    seen: list[torch.Tensor] = []
-
-    class Recorder(torch.nn.Module):
-        def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-            seen.append(torch.stack([torch.isnan(x).any(dim=1) for x in xs], dim=1))
-            return torch.zeros(len(xs[0]), 2, requires_grad=True)
-
-    loss_fn = applications.view_dropout_loss(0.6, seed=0)
-    xs = [torch.ones(5000, d) for d in (3, 4, 5)]
-    loss_fn(Recorder(), *xs, torch.zeros(5000, dtype=torch.long))
-    missing = seen[0]
-    assert not missing.all(dim=1).any(), "every example keeps a view"
-    assert 0.5 < missing.float().mean() < 0.6, "each view dropped with probability about 0.6 (less the rescues)"
-    assert missing.sum(dim=1).max() == 2
-
-
 def test_reliability_curve_agrees_with_expected_calibration_error() -> None:
     rng = np.random.default_rng(5)
     probs = np.exp(_log_probs(rng, 400, 3))
@@ -150,19 +105,14 @@ def test_make_missing_views_task_shapes_and_missing_rate() -> None:
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: applications.standardise(np.ones(5)), "train must be an"),
-    (lambda: applications.standardise(np.ones((5, 2)), np.ones((3, 3))), "others\\[0\\]"),
     (lambda: applications.canonical_correlations(np.ones((10, 12)), np.ones((10, 2))), "fewer columns than rows"),
     (lambda: applications.cross_validated_accuracies({"a": np.ones((10, 2))}, np.zeros(9)), "same number of rows"),
     (lambda: applications.cross_validated_accuracies({}, np.zeros(9)), "non-empty"),
     (lambda: applications.stratified_folds(np.zeros(4), 5), "n_splits must be at most"),
-    (lambda: applications.random_view_mask(10, 3, 1.5), "rate must lie in"),
     (lambda: applications.complementarity("digits"), "split must be a ViewSplit"),
-    (lambda: applications.logistic_expert(np.ones((5, 2)), np.zeros(5)), "at least two classes"),
     (lambda: applications.poe_present([np.zeros((4, 2))], np.ones((4, 2), bool), np.zeros(2)), "present must have shape"),
     (lambda: applications.poe_many([], np.zeros(2)), "at least one expert"),
     (lambda: applications.gene_lipid_map(np.ones((5, 3)), np.ones((5, 2)), ["a"], ["b", "c"]), "name every column"),
-    (lambda: applications.view_dropout_loss(-0.1), "rate must lie in"),
     (lambda: applications.digit_split(n_train=2000), "n_train must leave test digits"),
     (lambda: data.make_diagnosis(10, missing_by_class=(0.5, 0.5)), "one probability per class"),
     (lambda: data.make_missing_views_task(10, 10, missing=1.0), "missing must lie in"),

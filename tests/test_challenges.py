@@ -127,15 +127,55 @@ def test_fitted_imputer_recovers_mean_and_covariance() -> None:
     np.testing.assert_allclose(imputer.cov, cov, atol=0.03)
 
 
-def test_missing_pattern_and_dropout_never_lose_every_modality() -> None:
-    present = challenges.missing_pattern(4000, 0.75, seed=0, n_views=3)
+def test_missing_mask_drop_one_and_dropout_never_lose_every_modality() -> None:
+    present = challenges.missing_mask(4000, 3, 0.75, seed=0)
     assert present.any(axis=1).all() and present.sum(axis=1).min() == 2
     assert abs((~present).any(axis=1).mean() - 0.75) < 0.03
-    assert challenges.missing_pattern(10, 0.0).all()
+    assert challenges.missing_mask(10, 2, 0.0).all()
     xs = [torch.randn(500, 2), torch.randn(500, 3)]
     dropped = challenges.drop_modalities(xs, 1.0, torch.Generator().manual_seed(0))
     missing = torch.stack([torch.isnan(x).any(dim=1) for x in dropped], dim=1)
     assert bool((missing.sum(dim=1) == 1).all())
+
+
+def test_missing_mask_drop_each_rate_and_never_empty() -> None:
+    present = challenges.missing_mask(20000, 6, 0.5, seed=0, drop="each")
+    assert present.any(axis=1).all()
+    assert abs((~present).mean() - 0.5) < 0.02
+    assert challenges.missing_mask(50, 3, 0.0, seed=0, drop="each").all()
+    assert (challenges.missing_mask(500, 4, 1.0, seed=0, drop="each").sum(axis=1) == 1).all()
+
+
+def test_modality_dropout_loss_drop_each_drops_views_independently_and_keeps_one() -> None:
+    seen: list[torch.Tensor] = []
+
+    class Recorder(torch.nn.Module):
+        def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+            seen.append(torch.stack([torch.isnan(x).any(dim=1) for x in xs], dim=1))
+            return torch.zeros(len(xs[0]), 2, requires_grad=True)
+
+    loss_fn = challenges.modality_dropout_loss(0.6, seed=0, drop="each")
+    xs = [torch.ones(5000, d) for d in (3, 4, 5)]
+    loss_fn(Recorder(), *xs, torch.zeros(5000, dtype=torch.long))
+    missing = seen[0]
+    assert not missing.all(dim=1).any(), "every example keeps a view"
+    assert 0.5 < missing.float().mean() < 0.6, "each view dropped with probability about 0.6 (less the rescues)"
+    assert missing.sum(dim=1).max() == 2
+
+
+def test_imputer_fits_on_complete_rows_and_rejects_nan_marked_present() -> None:
+    rng = np.random.default_rng(5)
+    views = [rng.normal(size=(400, 2)), rng.normal(size=(400, 3))]
+    present = challenges.missing_mask(400, 2, 0.5, seed=1)
+    imputer = challenges.GaussianImputer.fit(challenges.mark_missing(views, present))
+    complete = present.all(axis=1)
+    reference = challenges.GaussianImputer.fit([v[complete] for v in views])
+    np.testing.assert_allclose(imputer.mean, reference.mean)
+    np.testing.assert_allclose(imputer.cov, reference.cov)
+    filled = imputer.impute(challenges.mark_missing(views, present), present)
+    assert all(np.isfinite(v).all() for v in filled)
+    with pytest.raises(ValueError, match=r"views\[\d\] must be finite in every row"):
+        imputer.impute(challenges.mark_missing(views, present), np.ones((400, 2), dtype=bool))
 
 
 def test_missing_aware_fusion_fills_zero_or_the_learned_embedding() -> None:
@@ -159,13 +199,14 @@ def test_missing_aware_fusion_fills_zero_or_the_learned_embedding() -> None:
     (lambda: challenges.gated_fusion(np.array([0.2]), np.array([0.5]), -0.1, 0), "tau"),
     (lambda: challenges.gated_fusion(np.array([0.2]), np.array([0.5]), 0.5, 2), "reliable"),
     (lambda: challenges.gated_fusion(np.array([0.2, 0.3]), np.array([0.5]), 0.5, 0), "same number of rows"),
-    (lambda: challenges.missing_pattern(10, 1.5), "rate"),
-    (lambda: challenges.missing_pattern(10, 0.5, n_views=1), "n_views"),
+    (lambda: challenges.missing_mask(10, 2, 1.5), "rate"),
+    (lambda: challenges.missing_mask(10, 1, 0.5), "n_views"),
+    (lambda: challenges.missing_mask(10, 2, 0.5, drop="all"), "drop"),
     (lambda: challenges.zero_fill([np.ones((3, 2)), np.ones((3, 2))], np.zeros((3, 2), dtype=bool)),
      "at least one modality"),
     (lambda: challenges.zero_fill([np.ones((3, 2)), np.ones((3, 2))], np.ones((3, 3), dtype=bool)), "present"),
     (lambda: challenges.zero_fill([np.ones((3, 2)), np.ones((4, 2))], np.ones((3, 2), dtype=bool)), "same number"),
-    (lambda: challenges.GaussianImputer.fit([np.ones((1, 2)), np.ones((1, 2))]), "two training examples"),
+    (lambda: challenges.GaussianImputer.fit([np.ones((1, 2)), np.ones((1, 2))]), "two complete rows"),
     (lambda: challenges.GaussianImputer(np.zeros(4), np.eye(4), (2, 2)).impute(
         [np.ones((3, 2)), np.ones((3, 3))], np.ones((3, 2), dtype=bool)), "feature sizes"),
     (lambda: challenges.DominanceMonitor(5.0, "adaptive"), "weights"),
@@ -175,7 +216,12 @@ def test_missing_aware_fusion_fills_zero_or_the_learned_embedding() -> None:
     (lambda: challenges.AdaptiveLossWeights(("v",)), "names"),
     (lambda: challenges.AdaptiveLossWeights(("v", "t")).update({"v": 1.0}), "norms"),
     (lambda: challenges.MissingAwareFusion([2, 3], 8, 3, fill="mean"), "fill"),
-    (lambda: challenges.drop_modalities([torch.ones(2, 2)], 0.5, torch.Generator()), "two modality"),
+    (lambda: challenges.drop_modalities([torch.ones(2, 2)], 0.5, torch.Generator()), "two"),
+    (lambda: challenges.drop_modalities([torch.randn(5, 2), torch.randn(4, 3)], 0.5, torch.Generator()),
+     r"xs\[0\] has 5, xs\[1\] has 4"),
+    (lambda: challenges.drop_modalities([np.ones((5, 2)), np.ones((5, 3))], 0.5, torch.Generator()), "tensors"),
+    (lambda: challenges.GaussianImputer.fit([np.full((3, 2), np.nan), np.ones((3, 2))]), "complete rows"),
+    (lambda: challenges.GaussianImputer.fit([np.array([[1.0, np.nan]] * 3), np.ones((3, 2))]), "complete rows"),
     (lambda: challenges.run_dominance((np.ones((4, 2)), np.ones((3, 2)), np.zeros(4)),
                                       (np.ones((4, 2)), np.ones((4, 2)), np.zeros(4))), "same number"),
     (lambda: data.make_latent_views(10, relation="cubic"), "relation"),

@@ -8,6 +8,7 @@ import hashlib
 import numpy as np
 import pytest
 
+from helpers import data
 from helpers.data import DIGIT_VIEWS, load_multiple_features, load_nutrimouse
 
 DIGIT_SHAPES = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}
@@ -90,3 +91,17 @@ def test_helpers_package_basics() -> None:
         helpers.seed_everything(-1)
     with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
         helpers.nonsense  # noqa: B018
+
+
+def test_standardise_uses_training_statistics_and_keeps_nan() -> None:
+    rng = np.random.default_rng(0)
+    train = rng.normal(3.0, 2.0, size=(200, 3))
+    train[:, 2] = 5.0                                  # a constant column keeps scale 1
+    test = train[:10].copy()
+    test[0] = np.nan
+    scaled_train, scaled_test = data.standardise(train, test)
+    np.testing.assert_allclose(scaled_train[:, :2].mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(scaled_train[:, :2].std(0), 1, atol=1e-12)
+    np.testing.assert_allclose(scaled_train[:, 2], 0)
+    assert np.isnan(scaled_test[0]).all() and np.isfinite(scaled_test[1:]).all()
+    np.testing.assert_allclose(scaled_test[1:], scaled_train[1:10])

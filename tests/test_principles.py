@@ -57,10 +57,25 @@ def test_logistic_regression_matches_scikit_learn() -> None:
 
     views, y = data.make_gaussian_views(60, [1.0, 2.0], dim=3, seed=4)
     x = np.hstack(views)
-    ours = principles.fit_logistic(x, y, c=0.5)
+    ours = principles.fit_logistic(x, y, C=0.5)
     theirs = LogisticRegression(C=0.5, tol=1e-10, max_iter=10_000).fit(x, y)
     np.testing.assert_allclose(ours.weights, theirs.coef_[0], atol=1e-4)
     np.testing.assert_allclose(ours.predict_proba(x), theirs.predict_proba(x), atol=1e-5)
+
+
+def test_multinomial_logistic_regression_matches_scikit_learn() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(120, 4))
+    y = np.argmax(x[:, :3] + 0.8 * rng.normal(size=(120, 3)), axis=1) + 2   # classes 2, 3, 4
+    ours = principles.fit_logistic(x, y, C=0.3)
+    theirs = LogisticRegression(C=0.3, tol=1e-10, max_iter=10_000).fit(x, y)
+    np.testing.assert_array_equal(ours.classes, theirs.classes_)
+    np.testing.assert_allclose(ours.weights, theirs.coef_.T, atol=1e-4)
+    np.testing.assert_allclose(ours.bias, theirs.intercept_, atol=1e-4)
+    np.testing.assert_allclose(ours.predict_proba(x), theirs.predict_proba(x), atol=1e-5)
+    np.testing.assert_array_equal(ours.predict(x), theirs.predict(x))
 
 
 # --- 2. VC dimension ------------------------------------------------------------------------------
@@ -186,8 +201,12 @@ BAD_INPUTS = [
     (principles.fano_lower_bound, (0.5, 1), "n_classes"),
     (principles.fano_lower_bound, (2.0, 2), "conditional_entropy"),
     (principles.gaussian_views_information, ([1.0, -1.0],), "sigmas"),
-    (principles.fit_logistic, (np.ones((4, 2)), [0, 1, 2, 1]), "y"),
+    (principles.fit_logistic, (np.ones((4, 2)), [0, 1, 0.5, 1]), "y"),
+    (principles.fit_logistic, (np.ones((4, 2)), [1, 1, 1, 1]), "two classes"),
     (principles.cross_entropy_bits, (np.full((2, 2), 0.5), [0, 2]), "labels"),
+    (principles.fit_xor_models, ((np.zeros(5), np.zeros(4), np.zeros(5)), (np.zeros(3),) * 3),
+     r"train\[0\] \(x1\) has 5, train\[1\] \(x2\) has 4"),
+    (principles.fit_xor_models, ((np.zeros(5),) * 3, (np.zeros(3), np.zeros(3), np.zeros(2))), r"test\[2\] \(y\) has 2"),
     (principles.samples_needed, ([16, 8], np.array([0.3, 0.2]), 0.25), "sizes"),
     (principles.redundancy_scores, ([np.ones((3, 1))], [0, 1, 0], [np.ones((3, 1))], [0, 1, 0]), "two views"),
     (data.make_noisy_xor, (0, 0.1), "n"),
