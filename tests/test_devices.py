@@ -20,10 +20,9 @@ import helpers
 from helpers import alignment, applications, challenges, data, fusion, plots, principles
 from helpers.train import as_tensors, fit, model_device, predict, seeded
 
-DEVICES = ["cpu", pytest.param("cuda", marks=[
-    pytest.mark.gpu,
-    pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU: torch.cuda.is_available() is False"),
-])]
+NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="no CUDA GPU: torch.cuda.is_available() is False")
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, NEEDS_CUDA])]
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # float32 kernels differ in the last digits between devices
 TRAINED_TOLERANCE = {"rtol": 1e-3, "atol": 1e-4}  # a few optimiser steps carry those differences along
 COUNT_TOLERANCE = 0.02  # accuracies and ECE count examples: one on a decision or bin boundary may move
@@ -79,8 +78,8 @@ def case_fit_and_predict(device: torch.device) -> Result:
 
 def case_principles_xor(device: torch.device) -> Result:
     """Chapter 01: the XOR MLP (trained by fit) and its probability function."""
-    fit_ = principles.fit_xor_models(data.make_noisy_xor(200, 0.3, seed=0), data.make_noisy_xor(200, 0.3, seed=1),
-                                     mlp_epochs=3)
+    fit_ = principles.fit_xor_models(data.make_noisy_xor(200, 0.3, seed=0),
+                                     data.make_noisy_xor(200, 0.3, seed=1), mlp_epochs=3)
     grid = np.array([[-1.0, -1.0], [0.5, -0.2], [1.0, 1.0]])
     return {"trained MLP P(y=1)": fit_.predict["MLP"](grid), "MLP accuracy": np.array(fit_.accuracy["MLP"])}
 
@@ -153,7 +152,8 @@ def case_fusion_training(device: torch.device) -> Result:
         history = fusion.train_classifier(model, as_tensors(x_v, x_t), torch.as_tensor(y), epochs=2,
                                           progress=False)
         out[f"trained {name} loss"] = np.array(history["loss"])
-    figure = plots.interaction_regions({"early fusion": early, "late fusion": late}, x_v, x_t, y, resolution=12)
+    figure = plots.interaction_regions({"early fusion": early, "late fusion": late}, x_v, x_t, y,
+                                       resolution=12)
     assert len(figure.axes) == 2
     text, audio, text_mask, audio_mask, labels = _sequences()
     with seeded(0):
@@ -164,7 +164,8 @@ def case_fusion_training(device: torch.device) -> Result:
     out["trained example attention"] = fusion.example_attention(cross, text, audio, text_mask, audio_mask, 1)
     with seeded(1):
         branches = fusion.LateFusion([4, 4], 8, 2)
-    fusion.train_branches_separately(branches, as_tensors(x_v, x_t), torch.as_tensor(y), epochs=1, progress=False)
+    fusion.train_branches_separately(branches, as_tensors(x_v, x_t), torch.as_tensor(y), epochs=1,
+                                     progress=False)
     return out | _trained("separate branches", branches, device)
 
 
@@ -183,10 +184,12 @@ def case_challenges_gradients(device: torch.device) -> Result:
         model = fusion.LateFusion([x_v.shape[1], x_t.shape[1]], 8, int(views[2].max()) + 1).to(device)
     weights = challenges.AdaptiveLossWeights(("v", "t"))
     challenges.auxiliary_loss(weights)(model, x_v, x_t, y).backward()
-    groups = {"v": model.branches[0].parameters(), "t": model.branches[1].parameters()}
-    norms = challenges.gradient_norms(groups)
+    def groups() -> dict[str, Iterator[torch.nn.Parameter]]:
+        return {"v": model.branches[0].parameters(), "t": model.branches[1].parameters()}
+
+    norms = challenges.gradient_norms(groups())
     record = challenges.DominanceMonitor(threshold=1.0, remedy="adaptive", weights=weights)(model)
-    factors = challenges.scale_gradients({"v": model.branches[0].parameters(), "t": model.branches[1].parameters()})
+    factors = challenges.scale_gradients(groups())
     return {"norms": np.array(list(norms.values())), "factors": np.array(list(factors.values())),
             "monitor": np.array(list(record.values())),
             "scaled gradients": _cpu(model.branches[0][0].weight.grad, device)}
@@ -205,12 +208,13 @@ def case_challenges_training(device: torch.device) -> Result:
                                                                      hidden=8, epochs=2))
     views, labels = [train[0][:, :4], train[1][:, :4]], train[2]
     tests = [test[0][:, :4], test[1][:, :4]]
-    curves = challenges.missing_modality_curves(views, labels, tests, test[2], rates=(0.0, 0.5), dropout_rate=0.5,
-                                                hidden=8, epochs=2, batch_size=64)
+    curves = challenges.missing_modality_curves(views, labels, tests, test[2], rates=(0.0, 0.5),
+                                                dropout_rate=0.5, hidden=8, epochs=2, batch_size=64)
     out |= {f"{method} accuracy": np.array(values) for method, values in curves.items()}
     x = [t.to(device) for t in as_tensors(*tests)]
     x[1][::3] = float("nan")
-    model = challenges.train_missing_aware(views, labels, fill="learned", dropout_rate=0.5, hidden=8, epochs=2)
+    model = challenges.train_missing_aware(views, labels, fill="learned", dropout_rate=0.5, hidden=8,
+                                           epochs=2)
     with torch.no_grad():
         out["trained learned-fill logits"] = _cpu(model(*x), device)
     dropped = challenges.drop_modalities(x, 0.5, torch.Generator().manual_seed(0))
@@ -226,11 +230,13 @@ def case_applications(device: torch.device) -> Result:
     model = applications.train_with_view_dropout(views, labels, rate=0.5, hidden=8, epochs=2)
     x = as_tensors(*views)
     x[2][::2] = float("nan")
-    out = {"trained view-dropout logits": predict(model, *x).numpy(), **_trained("view dropout", model, device)}
+    out = {"trained view-dropout logits": predict(model, *x).numpy(),
+           **_trained("view dropout", model, device)}
     loss = applications.view_dropout_loss(0.5)(model, *(t.to(device) for t in (*x, torch.as_tensor(labels))))
     out["trained view-dropout loss"] = _cpu(loss, device)
-    strategies = applications.missingness_strategies(data.make_diagnosis(200, seed=0),
-                                                     {"same": data.make_diagnosis(200, seed=1)}, hidden=8, epochs=2)
+    same_policy = {"same": data.make_diagnosis(200, seed=1)}
+    strategies = applications.missingness_strategies(data.make_diagnosis(200, seed=0), same_policy, hidden=8,
+                                                     epochs=2)
     return out | {f"{name} accuracy": np.array(value) for name, value in strategies["same"].items()}
 
 

@@ -1,6 +1,7 @@
 """helpers.train: the one training loop learns, is reproducible, records hooks, and checks its input.
 Tests that compare weights before and after ``fit`` run on every available device (``on_device``, from
-test_devices.py) and compare on the model's device: ``fit`` moves the model, in place, to ``helpers.device()``."""
+test_devices.py) and compare on the model's device: ``fit`` moves the model, in place, to
+``helpers.device()``."""
 
 from __future__ import annotations
 
