@@ -183,7 +183,7 @@ def triplet_gradients(anchor: np.ndarray, positive: np.ndarray, negative: np.nda
 def cosine_similarities(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> torch.Tensor:
     """The (n, m) matrix S_ij = cos(a_i, b_j) = a_i·b_j / (‖a_i‖‖b_j‖)."""
     a = torch.as_tensor(a)
-    b = torch.as_tensor(b)
+    b = torch.as_tensor(b, device=a.device)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(f"a and b must be (n, d) and (m, d) with the same d, got {tuple(a.shape)} "
                          f"and {tuple(b.shape)}")
@@ -311,7 +311,7 @@ def embed(model: DualEncoder, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray,
     x = as_array(x, "x", ndim=2)
     y = as_array(y, "y", ndim=2)
     model.eval()
-    target = next(model.parameters()).device
+    target = train.model_device(model)
     ex, ey = model(*(t.to(target) for t in train.as_tensors(x, y)))
     return ex.cpu().numpy().astype(float), ey.cpu().numpy().astype(float)
 

@@ -36,7 +36,7 @@ from torch.nn import functional as F
 
 from ._checks import as_array, check_choice, check_in_range, check_positive_int, check_same_length, rng_from
 from .fusion import EarlyFusion, LateFusion, mlp
-from .train import accuracy, as_tensors, fit, predict, seeded
+from .train import accuracy, as_tensors, fit, model_device, predict, seeded
 
 REMEDIES: tuple[str, ...] = ("none", "scale", "adaptive")
 FILLS: tuple[str, ...] = ("zero", "learned")
@@ -231,7 +231,7 @@ def run_dominance(train: tuple[np.ndarray, np.ndarray, np.ndarray], test: tuple[
 
     def probe(m: LateFusion) -> dict[str, float]:
         with torch.no_grad():
-            return {"weak_accuracy": accuracy(m.branches[1](test_t.to(_device_of(m))).cpu(), test_y)}
+            return {"weak_accuracy": accuracy(m.branches[1](test_t.to(model_device(m))).cpu(), test_y)}
 
     monitor = DominanceMonitor(threshold, remedy, weights=weights, probe=probe, probe_every=probe_every)
     history = fit(model, auxiliary_loss(weights), as_tensors(x_v, x_t, y), epochs=epochs, lr=lr,
@@ -257,10 +257,6 @@ def unimodal_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarr
         batch_size=batch_size, optimiser=optimiser, seed=seed, desc="unimodal")
     tx_t, ty_t = as_tensors(tx, ty)
     return accuracy(predict(model, tx_t), ty_t)
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _labels(labels: np.ndarray, name: str, n: int) -> np.ndarray:

@@ -526,8 +526,10 @@ def example_attention(model: CrossAttentionFusion, text: torch.Tensor, audio: to
     check_positive_int(index, "index", minimum=0)
     if index >= len(text):
         raise ValueError(f"index must be below the number of examples ({len(text)}), got {index}")
+    from .train import model_device
+
     model.eval()
-    target = next(model.parameters()).device
+    target = model_device(model)
     rows = slice(index, index + 1)
     _, weights = model.attend(text[rows].to(target), audio[rows].to(target), audio_mask[rows].to(target))
     n_t, n_a = int(text_mask[index].sum()), int(audio_mask[index].sum())
@@ -559,7 +561,7 @@ def fuse_digit_views(*, n_train: int = 1000, hidden: int = 32, epochs: int = 20,
     200 digits per class, so its correction is a constant that normalisation removes).
     """
     from .data import DIGIT_VIEWS, load_multiple_features
-    from .train import as_tensors, predict, seeded
+    from .train import as_tensors, model_device, predict, seeded
 
     check_positive_int(n_train, "n_train", minimum=10)
     data = load_multiple_features()
@@ -578,7 +580,8 @@ def fuse_digit_views(*, n_train: int = 1000, hidden: int = 32, epochs: int = 20,
                               epochs=epochs, seed=seed, progress=progress, desc="six view experts")
     test_inputs = as_tensors(*(x[test] for x in views))
     with torch.no_grad():
-        unimodal = [torch.softmax(logits, dim=1).numpy() for logits in model.cpu().unimodal_logits(*test_inputs)]
+        logits = model.unimodal_logits(*(x.to(model_device(model)) for x in test_inputs))
+        unimodal = [torch.softmax(view, dim=1).cpu().numpy() for view in logits]
     results = {name: fusion_metrics(probs, labels[test]) for name, probs in zip(DIGIT_VIEWS, unimodal)}
     for rule, name in (("prob_mean", "moe"), ("logit_sum", "poe")):
         model.combine = rule

@@ -360,8 +360,11 @@ def representation_comparison(table: Mapping[str, Mapping[str, float]]) -> Figur
 
 def interaction_regions(models: Mapping[str, object], x_v: np.ndarray, x_t: np.ndarray, y: np.ndarray, *,
                         extent: float = 2.5, resolution: int = 60) -> Figure:
-    """P(y = 1) of each two-input model over the plane (x_v[0], x_t[0]) (other coordinates 0), data on top."""
+    """P(y = 1) of each two-input model over the plane (x_v[0], x_t[0]) (other coordinates 0), data on top.
+    Each model is evaluated on its own device (``helpers.train.predict``)."""
     import torch
+
+    from .train import predict
 
     grid = np.linspace(-extent, extent, resolution)
     gv, gt = np.meshgrid(grid, grid)
@@ -372,8 +375,7 @@ def interaction_regions(models: Mapping[str, object], x_v: np.ndarray, x_t: np.n
             block = np.zeros((coordinate.size, data.shape[1]), dtype=np.float32)
             block[:, 0] = coordinate.ravel()
             inputs.append(torch.as_tensor(block))
-        with torch.no_grad():
-            prob = torch.softmax(model(*inputs), dim=1)[:, 1].numpy().reshape(gv.shape)
+        prob = torch.softmax(predict(model, *inputs), dim=1)[:, 1].numpy().reshape(gv.shape)
         axis.contourf(gv, gt, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
         show = slice(0, 300)
         axis.scatter(x_v[show, 0], x_t[show, 0], c=y[show], cmap="RdBu_r", s=8, edgecolors="k", linewidths=0.2)

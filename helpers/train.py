@@ -4,11 +4,15 @@ A chapter's model supplies ``loss_fn(model, *batch) -> scalar tensor``; the loop
 given tensors with its own seeded generator, steps Adam, and returns a history the plot helpers draw.
 ``after_backward(model)`` runs between ``backward()`` and the optimiser step: it may read or
 rewrite gradients (chapter 04's gradient-norm monitoring and scaling) and return numbers to record.
+
+Devices: ``fit`` trains on ``helpers.device()`` (the CPU unless the student chose a GPU); ``predict``
+evaluates on the model's own device (``model_device``) and returns CPU tensors.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -40,6 +44,14 @@ def as_tensors(*arrays: object, dtype: torch.dtype = torch.float32) -> tuple[tor
     return tuple(tensors)
 
 
+def model_device(model: object) -> torch.device:
+    """The device of ``model``'s first parameter (or buffer); the CPU for a model without any
+    (or a plain function). Inputs are moved there before ``model`` sees them."""
+    first = next(itertools.chain(model.parameters(), model.buffers()), None) \
+        if isinstance(model, torch.nn.Module) else None
+    return torch.device("cpu") if first is None else first.device
+
+
 OPTIMISERS: tuple[str, ...] = ("adam", "sgd")
 
 
@@ -53,8 +65,9 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, tensors: Sequence[torch.Tensor]
     parameter's step by its own running gradient size, so rescaling a gradient barely changes its
     step; with SGD the step is proportional to the gradient (chapter 04's gradient scaling needs that).
     Returns ``history`` with ``"loss"`` (one value per step) and one list per key that
-    ``after_backward`` returns. The model is trained in place on ``helpers.device()``
-    (CUDA when present), on one CPU thread, and left in eval mode on that device.
+    ``after_backward`` returns. The model is trained in place on ``helpers.device()`` (the CPU
+    unless ``helpers.use_device`` or ``COURSE_DEVICE`` chose a GPU), with one CPU thread, and left
+    in eval mode on that device: compare its weights with tensors on ``model_device(model)``.
     """
     check_positive_int(epochs, "epochs")
     check_positive_int(batch_size, "batch_size")
@@ -93,9 +106,9 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, tensors: Sequence[torch.Tensor]
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
-    """``model(*inputs)`` in eval mode without gradients, returned on the CPU."""
+    """``model(*inputs)`` in eval mode without gradients, on the model's device, returned on the CPU."""
     model.eval()
-    target = next(model.parameters()).device
+    target = model_device(model)
     with single_thread():
         return model(*(x.to(target) for x in inputs)).cpu()
 
@@ -105,4 +118,4 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     if logits.ndim != 2 or labels.ndim != 1 or len(logits) != len(labels):
         raise ValueError(f"logits must be (n, K) and labels (n,), got {tuple(logits.shape)} "
                          f"and {tuple(labels.shape)}")
-    return float((logits.argmax(dim=1) == labels).float().mean())
+    return float((logits.argmax(dim=1) == labels.to(logits.device)).float().mean())

@@ -1,4 +1,7 @@
-"""helpers.train: the one training loop learns, is reproducible, records hooks, and checks its input."""
+"""helpers.train: the one training loop learns, is reproducible, records hooks, and checks its input.
+Tests that compare weights before and after ``fit`` run on every available device (``on_device``, from
+test_devices.py) and compare on the model's device: ``fit`` moves the model, in place, to
+``helpers.device()``."""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.train import accuracy, as_tensors, fit, predict, seeded
+from helpers.train import accuracy, as_tensors, fit, model_device, predict, seeded
+from test_devices import on_device  # noqa: F401  (fixture: each test once per available device)
 
 
 def _linear_problem(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,7 +51,7 @@ def test_fit_is_reproducible_and_leaves_global_rng_alone() -> None:
     assert torch.equal(torch.rand(1), before), "seeded()/fit() must not consume the global generator"
 
 
-def test_after_backward_records_and_can_rewrite_gradients() -> None:
+def test_after_backward_records_and_can_rewrite_gradients(on_device: torch.device) -> None:
     def freeze(model: torch.nn.Module) -> dict[str, float]:
         norm = float(model.weight.grad.norm())
         model.weight.grad.zero_()
@@ -61,7 +65,9 @@ def test_after_backward_records_and_can_rewrite_gradients() -> None:
     history = fit(model, _cross_entropy, (x, y), epochs=2, batch_size=64, progress=False, after_backward=freeze)
     assert len(history["grad_norm"]) == len(history["loss"]) == 8
     assert all(v > 0 for v in history["grad_norm"])
-    assert torch.allclose(model.weight, start), "zeroed gradients must leave the weights unchanged"
+    assert model_device(model).type == on_device.type, "fit trains on helpers.device()"
+    assert torch.allclose(model.weight, start.to(model_device(model))), \
+        "zeroed gradients must leave the weights unchanged"
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -93,7 +99,7 @@ def test_as_tensors_keeps_integer_labels() -> None:
     assert x.dtype == torch.float32 and y.dtype == torch.int64
 
 
-def test_sgd_step_scales_with_the_gradient_but_adam_barely_does() -> None:
+def test_sgd_step_scales_with_the_gradient_but_adam_barely_does(on_device: torch.device) -> None:
     """Why chapter 04's gradient scaling needs SGD: halving every gradient halves SGD's first step,
     while Adam's first step (g / sqrt(g²)) is unchanged."""
     x, y = _linear_problem()
@@ -109,7 +115,7 @@ def test_sgd_step_scales_with_the_gradient_but_adam_barely_does() -> None:
 
         fit(model, _cross_entropy, (x, y), epochs=1, batch_size=256, lr=0.1, optimiser=optimiser,
             after_backward=shrink, progress=False)
-        return model.weight.detach() - start
+        return (model.weight.detach() - start.to(model_device(model))).cpu()
 
     assert torch.allclose(first_step("sgd", 0.5), 0.5 * first_step("sgd", 1.0), atol=1e-7)
     assert torch.allclose(first_step("adam", 0.5), first_step("adam", 1.0), atol=1e-6)
