@@ -3,12 +3,14 @@
 A test cell of a source notebook is *judged* when its hidden block (``### BEGIN HIDDEN TESTS``) defines
 
 * ``cases(rng)``: yields ``(name, args)`` pairs, the inputs, made in the grader with a fresh random
-  generator each grading run (the visible cases are simply the first ones it yields);
+  generator each grading run (the visible cases are simply the first ones it yields); a case may be
+  ``(name, args, truth)``: ``truth`` (say, the true labels of a test set) never leaves the grader and
+  reaches ``judge`` as its fifth argument;
 * ``observe(*args)``: runs in the student's kernel, calls their code on ``args`` and returns plain data
   (numbers, strings, arrays, lists, dicts); it holds no expected value;
-* ``judge(case, args, got, want)``: runs in the grader and raises ``AssertionError`` with a message for the
-  student when ``got`` (the student's observation) is wrong; ``want`` is the observation of the reference
-  solution on the same inputs. ``SECRET = True`` in the block hides the messages' details.
+* ``judge(case, args, got, want[, truth])``: runs in the grader and raises ``AssertionError`` with a
+  message for the student when ``got`` (the student's observation) is wrong; ``want`` is the
+  observation of the reference solution on the same inputs. ``SECRET = True`` in the block hides the messages' details.
 
 While nbgrader autogrades, ``PrepareObservations`` keeps the test cells from running in the student's
 kernel and appends one observation cell per judged test (``observations.kernel_cell``); after the
@@ -105,6 +107,7 @@ class Check:
     cases_json: str
     observe: str
     hidden: str
+    truths_json: str = "null"
 
 
 def plan_notebook(notebook: Path, seed: int) -> dict[str, Any]:
@@ -116,13 +119,23 @@ def plan_notebook(notebook: Path, seed: int) -> dict[str, Any]:
             continue
         code = hidden_code(cell)
         rng = np.random.default_rng([seed, index])
-        cases = list(hidden_namespace(setup, code)["cases"](rng))
-        names = [str(name) for name, _ in cases]
-        inputs = [args if isinstance(args, tuple) else (args,) for _, args in cases]
+        names, inputs, truths = drawn_cases(hidden_namespace(setup, code), rng)
         grade_id = cell["metadata"]["nbgrader"]["grade_id"]
-        check = Check(grade_id, names, observations.dumps(inputs), observe_source(code), code)
+        check = Check(grade_id, names, observations.dumps(inputs), observe_source(code), code,
+                      observations.dumps(truths))
         checks[grade_id] = asdict(check)
     return {"setup": setup, "checks": checks}
+
+
+def drawn_cases(namespace: dict[str, Any], rng: np.random.Generator) -> tuple[list[str], list[tuple], list]:
+    """Names, argument tuples (sent to the kernel) and truths (kept in the grader) of ``cases(rng)``."""
+    names, inputs, truths = [], [], []
+    for case in namespace["cases"](rng):
+        name, args, *truth = case
+        names.append(str(name))
+        inputs.append(args if isinstance(args, tuple) else (args,))
+        truths.append(truth[0] if truth else None)
+    return names, inputs, truths
 
 
 def plan_run(source: Path, assignments: list[str], seed: int) -> dict[str, dict[str, dict[str, Any]]]:
@@ -148,14 +161,14 @@ class Verdict:
 
 
 def verdict(namespace: dict[str, Any], names: list[str], inputs: list[tuple], got: list[Any] | None,
-            want: list[Any]) -> Verdict:
+            want: list[Any], truths: list[Any] | None = None) -> Verdict:
     """Compare the student's observations ``got`` with the reference's ``want``, case by case."""
     if got is None or len(got) != len(names):
         return Verdict(False, NOT_OBSERVED)
     secret = bool(namespace.get("SECRET", False))
     failures = []
-    for name, args, mine, theirs in zip(names, inputs, got, want):
-        problem = case_problem(namespace["judge"], name, args, mine, theirs)
+    for name, args, mine, theirs, truth in zip(names, inputs, got, want, truths or [None] * len(names)):
+        problem = case_problem(namespace["judge"], name, args, mine, theirs, truth)
         if problem:
             failures.append(f"{name}: wrong result" if secret and not isinstance(mine, observations.Raised)
                             else problem)
@@ -166,14 +179,14 @@ def verdict(namespace: dict[str, Any], names: list[str], inputs: list[tuple], go
     return Verdict(False, f"failed {len(failures)} of {len(names)} cases:\n{shown}{more}")
 
 
-def case_problem(judge: Any, name: str, args: tuple, got: Any, want: Any) -> str:
+def case_problem(judge: Any, name: str, args: tuple, got: Any, want: Any, truth: Any = None) -> str:
     """'' when ``got`` passes ``judge``; else the message for the student."""
     if isinstance(want, observations.Raised):
         return f"{name}: the reference solution itself raised {want}"
     if isinstance(got, observations.Raised):
         return f"{name}: your code raised {got}"
     try:
-        judge(name, args, got, want)
+        judge(name, args, got, want, truth) if truth is not None else judge(name, args, got, want)
     except AssertionError as failure:
         return str(failure) or f"{name}: wrong result"
     except Exception as error:  # a result of the wrong kind makes the comparison itself fail
@@ -186,14 +199,14 @@ def judge_in_process(setup: str, hidden: str, student: dict[str, Any], reference
     """The judge's verdict with both sides observed in this process: ``student`` and ``reference`` are
     namespaces where a notebook's code ran (for the course's own tests of wrong implementations)."""
     namespace = hidden_namespace(setup, hidden)
-    cases = list(namespace["cases"](np.random.default_rng([seed, 0])))
-    names = [str(name) for name, _ in cases]
-    cases_json = observations.dumps([args if isinstance(args, tuple) else (args,) for _, args in cases])
+    names, inputs, truths = drawn_cases(namespace, np.random.default_rng([seed, 0]))
+    cases_json = observations.dumps(inputs)
 
     def observed(where: dict[str, Any]) -> list[Any]:
         observe = observations.define_observe(observe_source(hidden), where)
         return observations.decode({"list": observations.observe_all(observe, cases_json, where)})
-    return verdict(namespace, names, observations.loads(cases_json), observed(student), observed(reference))
+    return verdict(namespace, names, observations.loads(cases_json), observed(student), observed(reference),
+                   truths)
 
 
 def published(cell: Any) -> list[Any] | None:
@@ -280,7 +293,8 @@ class JudgeObservations(Preprocessor):
             check = checks[grade_id]
             inputs = observations.loads(check["cases_json"])
             want = reference.get(grade_id) or [observations.Raised(NOT_OBSERVED)] * len(check["names"])
-            result = verdict(namespaces[grade_id], check["names"], inputs, got.get(grade_id), want)
+            truths = observations.loads(check.get("truths_json", "null"))
+            result = verdict(namespaces[grade_id], check["names"], inputs, got.get(grade_id), want, truths)
             if got.get(grade_id) is None:
                 result.message += kernel_error(seen.get(grade_id, {}))
             cell.outputs = [verdict_output(result)]
