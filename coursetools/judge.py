@@ -10,7 +10,8 @@ A test cell of a source notebook is *judged* when its hidden block (``### BEGIN 
   (numbers, strings, arrays, lists, dicts); it holds no expected value;
 * ``judge(case, args, got, want[, truth])``: runs in the grader and raises ``AssertionError`` with a
   message for the student when ``got`` (the student's observation) is wrong; ``want`` is the
-  observation of the reference solution on the same inputs. ``SECRET = True`` in the block hides the messages' details.
+  observation of the reference solution on the same inputs. ``SECRET = True`` in the block hides the
+  messages' details.
 
 While nbgrader autogrades, ``PrepareObservations`` keeps the test cells from running in the student's
 kernel and appends one observation cell per judged test (``observations.kernel_cell``); after the
