@@ -227,12 +227,14 @@ def case_applications(device: torch.device) -> Result:
     rng = np.random.default_rng(0)
     views = [rng.normal(size=(128, 3)) for _ in range(3)]
     labels = (views[0][:, 0] + views[1][:, 0] > 0).astype(np.int64)
-    model = applications.train_with_view_dropout(views, labels, rate=0.5, hidden=8, epochs=2)
+    model = challenges.train_missing_aware(views, labels, fill="learned", dropout_rate=0.5, drop="each",
+                                           hidden=8, epochs=2)
     x = as_tensors(*views)
     x[2][::2] = float("nan")
     out = {"trained view-dropout logits": predict(model, *x).numpy(),
            **_trained("view dropout", model, device)}
-    loss = applications.view_dropout_loss(0.5)(model, *(t.to(device) for t in (*x, torch.as_tensor(labels))))
+    loss = challenges.modality_dropout_loss(0.5, drop="each")(
+        model, *(t.to(device) for t in (*x, torch.as_tensor(labels))))
     out["trained view-dropout loss"] = _cpu(loss, device)
     same_policy = {"same": data.make_diagnosis(200, seed=1)}
     strategies = applications.missingness_strategies(data.make_diagnosis(200, seed=0), same_policy, hidden=8,
