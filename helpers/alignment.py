@@ -116,7 +116,8 @@ def rotation_angle(rotation: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(rotation[0, 1], rotation[0, 0])))
 
 
-def procrustes_diagnostics(x: np.ndarray, y: np.ndarray, *, degree: int = 3, seed: int = 0) -> dict[str, float]:
+def procrustes_diagnostics(x: np.ndarray, y: np.ndarray, *, degree: int = 3,
+                           seed: int = 0) -> dict[str, float]:
     """How linear is the relation between paired views x ↔ y? Relative residuals of
 
     ``procrustes`` (the best rotation + scale + shift), ``polynomial`` (then a per-dimension

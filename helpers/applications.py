@@ -67,7 +67,8 @@ def poe_many(log_probs: Sequence[np.ndarray], log_prior: np.ndarray) -> np.ndarr
 def _check_views(views: Mapping[str, np.ndarray] | Sequence[np.ndarray], name: str) -> dict[str, np.ndarray]:
     if isinstance(views, np.ndarray) or not len(views):
         raise ValueError(f"{name} must be a non-empty dict (or list) of (n, d) arrays, one per view")
-    items = views.items() if isinstance(views, Mapping) else ((f"view {i + 1}", v) for i, v in enumerate(views))
+    items = (views.items() if isinstance(views, Mapping)
+             else ((f"view {i + 1}", v) for i, v in enumerate(views)))
     out = {key: as_array(v, f"{name}[{key!r}]", ndim=2) for key, v in items}
     check_same_length(**{str(k): v for k, v in out.items()})
     return out
@@ -138,7 +139,8 @@ def _repeat_cross_validation(views: dict[str, np.ndarray], labels: np.ndarray, n
             probs = fused_probabilities({n: v[train] for n, v in views.items()}, labels[train],
                                         {n: v[test] for n, v in views.items()}, n_classes, C=C)
             for method, p in probs.items():
-                correct.setdefault(method, np.zeros(len(labels), dtype=bool))[test] = p.argmax(1) == labels[test]
+                column = correct.setdefault(method, np.zeros(len(labels), dtype=bool))
+                column[test] = p.argmax(1) == labels[test]
         for method, hits in correct.items():
             results.setdefault(method, []).append(float(hits.mean()))
     return {method: np.asarray(values) for method, values in results.items()}
@@ -157,7 +159,8 @@ def canonical_correlations(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     check_same_length(x=x, y=y)
     if max(x.shape[1], y.shape[1]) >= len(x) - 1:
         raise ValueError(f"x and y need fewer columns than rows − 1 (got {x.shape[1]}, {y.shape[1]} columns, "
-                         f"{len(x)} rows): with d ≥ n − 1 every canonical correlation is 1; reduce them first (PCA)")
+                         f"{len(x)} rows): with d ≥ n − 1 every canonical correlation is 1; "
+                         "reduce them first (PCA)")
     qx = np.linalg.qr(x - x.mean(0))[0]
     qy = np.linalg.qr(y - y.mean(0))[0]
     return np.clip(np.linalg.svd(qx.T @ qy, compute_uv=False), 0.0, 1.0)
@@ -209,8 +212,8 @@ def _corr_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return za.T @ zb / len(a)
 
 
-def gene_lipid_map(genes: np.ndarray, lipids: np.ndarray, gene_names: Sequence[str], lipid_names: Sequence[str],
-                   *, n_components: int = 5, top: int = 15) -> GeneLipidMap:
+def gene_lipid_map(genes: np.ndarray, lipids: np.ndarray, gene_names: Sequence[str],
+                   lipid_names: Sequence[str], *, n_components: int = 5, top: int = 15) -> GeneLipidMap:
     """Which genes move with which lipids: the ``top`` genes most correlated with the lipid-side first
     canonical variate (scikit-learn CCA on ``n_components`` principal components of each view), and
     their correlation with every lipid."""
@@ -233,7 +236,8 @@ def gene_lipid_map(genes: np.ndarray, lipids: np.ndarray, gene_names: Sequence[s
     chosen = chosen[np.argsort(-gene_to_v[chosen])]
     lipid_order = np.argsort(-_corr_matrix(lipids, v[:, None])[:, 0])
     corr = _corr_matrix(genes[:, chosen], lipids[:, lipid_order])
-    return GeneLipidMap(corr, tuple(gene_names[i] for i in chosen), tuple(lipid_names[j] for j in lipid_order),
+    return GeneLipidMap(corr, tuple(gene_names[i] for i in chosen),
+                        tuple(lipid_names[j] for j in lipid_order),
                         np.column_stack([u, v]), float(np.corrcoef(u, v)[0, 1]))
 
 
@@ -281,7 +285,8 @@ class Complementarity:
     the view alone); ``gain[i, j] = pair[i, j] − max(single[i], single[j])``; ``redundancy[i, j]`` the mean
     of the top canonical correlations between views i and j on training data; ``fused`` the six views
     fused early, by PoE and by MoE;
-    ``log_probs[m]`` the test-set log-probabilities of view m's expert (reused by ``missing_views_curves``)."""
+    ``log_probs[m]`` the test-set log-probabilities of view m's expert (reused by
+    ``missing_views_curves``)."""
 
     names: tuple[str, ...]
     single: np.ndarray
@@ -330,7 +335,8 @@ def poe_present(log_probs: Sequence[np.ndarray], present: np.ndarray, log_prior:
     log p(y), normalised. A missing view contributes nothing, so no imputation is needed."""
     present = np.asarray(present, dtype=bool)
     if present.shape != (len(log_probs[0]), len(log_probs)):
-        raise ValueError(f"present must have shape {(len(log_probs[0]), len(log_probs))}, got {present.shape}")
+        raise ValueError(f"present must have shape {(len(log_probs[0]), len(log_probs))}, "
+                         f"got {present.shape}")
     log_prior = as_array(log_prior, "log_prior", ndim=1)
     joint = log_prior + sum(np.where(present[:, [m]], lp - log_prior, 0.0) for m, lp in enumerate(log_probs))
     return joint - logsumexp(joint, axis=1, keepdims=True)
@@ -343,7 +349,8 @@ MISSING_VIEW_METHODS: tuple[str, ...] = ("early fusion, zero-fill", "early fusio
 @single_thread()
 def missing_views_curves(split: ViewSplit, rates: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8), *,
                          dropout_rate: float = 0.6, hidden: int = 32, epochs: int = 10, C: float = 1.0,
-                         seed: int = 0, log_probs: Sequence[np.ndarray] | None = None) -> dict[str, np.ndarray]:
+                         seed: int = 0,
+                         log_probs: Sequence[np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """Test accuracy when each view goes missing independently with probability ``rate``
     (chapter 04's ``missing_mask(..., drop="each")``, the same pattern for every method), for
     ``MISSING_VIEW_METHODS``: chapter 04's ``MissingAwareFusion`` trained on complete views (a missing
@@ -363,8 +370,10 @@ def missing_views_curves(split: ViewSplit, rates: Sequence[float] = (0.0, 0.2, 0
     if log_probs is None:
         log_probs = [_full_log_proba(fit_logistic(x, split.y_train, C=C), t, n_classes)
                      for x, t in zip(split.train, split.test)]
-    elif len(log_probs) != len(split.test) or any(np.shape(lp) != (len(split.y_test), n_classes) for lp in log_probs):
-        raise ValueError(f"log_probs must hold {len(split.test)} arrays of shape {(len(split.y_test), n_classes)}")
+    elif (len(log_probs) != len(split.test)
+          or any(np.shape(lp) != (len(split.y_test), n_classes) for lp in log_probs)):
+        raise ValueError(f"log_probs must hold {len(split.test)} arrays of shape "
+                         f"{(len(split.y_test), n_classes)}")
     log_prior = np.log(np.bincount(split.y_train, minlength=n_classes) / len(split.y_train))
     curves: dict[str, list[float]] = {m: [] for m in MISSING_VIEW_METHODS}
     for i, rate in enumerate(rates):

@@ -116,7 +116,8 @@ class AdaptiveLossWeights:
     def update(self, norms: Mapping[str, float]) -> dict[str, float]:
         """One multiplicative step towards λ_v‖∇_θv L‖ = λ_t‖∇_θt L‖; returns the new weights."""
         if set(norms) != set(self.weights):
-            raise ValueError(f"norms must have one entry per modality {sorted(self.weights)}, got {sorted(norms)}")
+            raise ValueError(f"norms must have one entry per modality {sorted(self.weights)}, "
+                             f"got {sorted(norms)}")
         if not self.active:
             return dict(self.weights)
         mean = float(np.mean([norms[name] for name in self.weights]))
@@ -167,9 +168,11 @@ class DominanceMonitor:
         self.threshold = check_in_range(threshold, "threshold", 1.0, float("inf"))
         self.remedy = check_choice(remedy, "remedy", REMEDIES)
         if remedy == "adaptive" and weights is None:
-            raise ValueError("remedy='adaptive' needs weights=AdaptiveLossWeights(...) (shared with the loss)")
+            raise ValueError("remedy='adaptive' needs weights=AdaptiveLossWeights(...) "
+                             "(shared with the loss)")
         self.names = tuple(names)
-        self.groups = groups or (lambda model: {n: b.parameters() for n, b in zip(self.names, model.branches)})
+        self.groups = groups or (lambda model: {n: b.parameters()
+                                                for n, b in zip(self.names, model.branches)})
         self.weights = weights
         self.probe, self.probe_every = probe, check_positive_int(probe_every, "probe_every")
         self.step = 0
@@ -210,7 +213,8 @@ class DominanceRun:
     accuracy: dict[str, float] = field(default_factory=dict)
 
 
-def run_dominance(train: tuple[np.ndarray, np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray, np.ndarray],
+def run_dominance(train: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  test: tuple[np.ndarray, np.ndarray, np.ndarray],
                   *, remedy: str = "none", threshold: float = 5.0, hidden: int = 32, epochs: int = 10,
                   lr: float = 5e-3, batch_size: int = 128, rate: float = 0.1, probe_every: int = 5,
                   optimiser: str = "sgd", seed: int = 0) -> DominanceRun:
@@ -377,7 +381,8 @@ def negative_transfer_experiment(x_v: np.ndarray, x_t: np.ndarray, labels: np.nd
                              gaussian_posterior(val[1], poor_separation), val[2])
     taus = as_array(taus, "taus", ndim=1)
     return NegativeTransfer(p_v, p_t, y, reliable, taus, gated_accuracy_sweep(p_v, p_t, y, taus, reliable),
-                            binary_accuracy(p_v if reliable == 0 else p_t, y), binary_accuracy((p_v + p_t) / 2, y))
+                            binary_accuracy(p_v if reliable == 0 else p_t, y),
+                            binary_accuracy((p_v + p_t) / 2, y))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,7 +505,8 @@ class GaussianImputer:
         edges = np.cumsum((0,) + self.dims)
         return [np.arange(edges[m], edges[m + 1]) for m in range(len(self.dims))]
 
-    def conditional_mean(self, x_observed: np.ndarray, observed: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    def conditional_mean(self, x_observed: np.ndarray, observed: np.ndarray,
+                         missing: np.ndarray) -> np.ndarray:
         """E[x_missing | x_observed] = μ_m + Σ_mo Σ_oo⁻¹ (x_o − μ_o) for index arrays of features."""
         x_observed = as_array(x_observed, "x_observed", ndim=2)
         if x_observed.shape[1] != len(observed):
@@ -523,7 +529,8 @@ class GaussianImputer:
             rows = np.flatnonzero((present == pattern).all(axis=1))
             observed = np.concatenate([blocks[m] for m in np.flatnonzero(pattern)])
             missing = np.concatenate([blocks[m] for m in np.flatnonzero(~pattern)])
-            joint[np.ix_(rows, missing)] = self.conditional_mean(joint[np.ix_(rows, observed)], observed, missing)
+            joint[np.ix_(rows, missing)] = self.conditional_mean(joint[np.ix_(rows, observed)],
+                                                                 observed, missing)
         return np.split(joint, np.cumsum(self.dims)[:-1], axis=1)
 
 
@@ -579,7 +586,8 @@ def modality_dropout_loss(rate: float, seed: int = 0, *, drop: str = "one") -> C
     return loss_fn
 
 
-MISSING_METHODS: tuple[str, ...] = ("zero-fill", "Gaussian imputation", "dropout (zeros)", "dropout (learned)")
+MISSING_METHODS: tuple[str, ...] = ("zero-fill", "Gaussian imputation", "dropout (zeros)",
+                                   "dropout (learned)")
 
 
 def train_missing_aware(views: Sequence[np.ndarray], labels: np.ndarray, *, fill: str = "zero",
@@ -622,7 +630,8 @@ def missing_modality_curves(train_views: Sequence[np.ndarray], train_labels: np.
     for i, rate in enumerate(rates):
         present = missing_mask(len(ty), len(test_arrays), rate, seed=seed + 1000 + i)
         inputs = {"zero-fill": (complete, zero_fill(test_arrays, present)),
-                  "Gaussian imputation": (complete, imputer.impute(mark_missing(test_arrays, present), present)),
+                  "Gaussian imputation": (complete,
+                                          imputer.impute(mark_missing(test_arrays, present), present)),
                   "dropout (zeros)": (models["dropout (zeros)"], mark_missing(test_arrays, present)),
                   "dropout (learned)": (models["dropout (learned)"], mark_missing(test_arrays, present))}
         for method, (model, views) in inputs.items():

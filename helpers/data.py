@@ -193,7 +193,7 @@ def make_gaussian_views(n: int, sigmas: Sequence[float], *, dim: int = 1,
 # Chapter 02 — alignment: synthetic generators
 # ---------------------------------------------------------------------------------------------
 
-from ._checks import check_in_range, check_positive_int, rng_from  # noqa: E402  (this section's checks)
+from ._checks import check_in_range, rng_from  # noqa: E402  (this section's checks)
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,8 @@ class ProcrustesPair:
 
 
 def rotation_2d(degrees: float) -> np.ndarray:
-    """The 2×2 matrix that, acting on row vectors (``x @ R``), rotates them by ``degrees`` counter-clockwise."""
+    """The 2×2 matrix that, acting on row vectors (``x @ R``), rotates them by ``degrees``
+    counter-clockwise."""
     angle = np.deg2rad(check_in_range(degrees, "degrees", -1e4, 1e4))
     return np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
 
@@ -377,7 +378,8 @@ class AlignedSequences:
         return self.text_mask.sum(axis=1)
 
     def tensors(self) -> tuple:
-        """(text, audio, text_mask, audio_mask, labels) as torch tensors, the inputs of the sequence models."""
+        """(text, audio, text_mask, audio_mask, labels) as torch tensors, the inputs of the sequence
+        models."""
         from .train import as_tensors
 
         return as_tensors(self.text, self.audio, self.text_mask, self.audio_mask, self.labels)
@@ -406,7 +408,8 @@ def make_aligned_sequences(n: int, *, lengths: Sequence[int] = (1, 3, 5), vocab:
     check_positive_int(n, "n")
     lengths = [check_positive_int(length, "lengths") for length in lengths]
     if not lengths or any(length % 2 == 0 for length in lengths):
-        raise ValueError(f"lengths must be a non-empty list of odd numbers (a majority needs one), got {lengths}")
+        raise ValueError(f"lengths must be a non-empty list of odd numbers (a majority needs one), "
+                         f"got {lengths}")
     check_positive_int(vocab, "vocab", minimum=2 * max(lengths))
     check_in_range(noise, "noise", 0.0, 10.0)
     rng = rng_from(seed)
@@ -422,7 +425,8 @@ def make_aligned_sequences(n: int, *, lengths: Sequence[int] = (1, 3, 5), vocab:
     for i in range(n):
         n_t = int(rng.choice(lengths))
         words = rng.choice(vocab, size=2 * n_t, replace=False)
-        n_on = int(rng.integers((n_t + 1) // 2, n_t + 1)) if labels[i] else int(rng.integers(0, (n_t + 1) // 2))
+        n_on = (int(rng.integers((n_t + 1) // 2, n_t + 1)) if labels[i]
+                else int(rng.integers(0, (n_t + 1) // 2)))
         flags_text_words = rng.permutation(np.arange(n_t) < n_on)
         flags = np.concatenate([flags_text_words, rng.permutation(np.arange(n_t) >= n_on)])
         order = rng.permutation(2 * n_t)  # frame f holds word words[order[f]]
@@ -438,7 +442,8 @@ def make_aligned_sequences(n: int, *, lengths: Sequence[int] = (1, 3, 5), vocab:
 
 @dataclass(frozen=True)
 class ClassConditionalViews:
-    """Two views independent given the class: y ~ prior, x_v | y ~ N(means_v[y], σ²I), x_t | y ~ N(means_t[y], σ²I)."""
+    """Two views independent given the class: y ~ prior, x_v | y ~ N(means_v[y], σ²I),
+    x_t | y ~ N(means_t[y], σ²I)."""
 
     x_v: np.ndarray
     x_t: np.ndarray
@@ -634,7 +639,8 @@ def make_diagnosis(n: int, seed: int | np.random.Generator = 0, *,
                          f"({len(DIAGNOSIS_CLASSES)}), got {list(missing_by_class)}")
     missing = np.array([check_in_range(p, "missing_by_class", 0.0, 1.0) for p in missing_by_class])
     shared = check_in_range(shared, "shared", 0.0, 10.0)
-    d_clinical, d_imaging = check_positive_int(d_clinical, "d_clinical"), check_positive_int(d_imaging, "d_imaging")
+    d_clinical = check_positive_int(d_clinical, "d_clinical")
+    d_imaging = check_positive_int(d_imaging, "d_imaging")
     rng = rng_from(seed)
     fixed = np.random.default_rng(12345)  # the measurement directions: the same "hospital" for every seed
     a_c = fixed.standard_normal(d_clinical)
@@ -651,7 +657,8 @@ def make_diagnosis(n: int, seed: int | np.random.Generator = 0, *,
 
 def make_missing_views_task(n_train: int = 300, n_test: int = 300, seed: int | np.random.Generator = 0, *,
                             n_classes: int = 3, dims: Sequence[int] = (5, 8, 3), separation: float = 1.0,
-                            missing: float = 0.3) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
+                            missing: float = 0.3) -> tuple[list[np.ndarray], np.ndarray,
+                                                           list[np.ndarray], np.ndarray]:
     """A public multi-view classification task with views missing at random (the capstone's small instance).
 
     Class y has a random mean in every view (entries N(0, separation²)), plus unit noise; each feature is then

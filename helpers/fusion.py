@@ -77,7 +77,8 @@ def _check_dims(input_dims: Sequence[int], name: str = "input_dims") -> tuple[in
 def _check_inputs(xs: tuple[torch.Tensor, ...], dims: tuple[int, ...]) -> None:
     """One (n, d_m) tensor per modality, with equal n."""
     if len(xs) != len(dims):
-        raise ValueError(f"expected {len(dims)} modality tensors (one per entry of input_dims), got {len(xs)}")
+        raise ValueError(f"expected {len(dims)} modality tensors (one per entry of input_dims), "
+                         f"got {len(xs)}")
     for i, (x, d) in enumerate(zip(xs, dims)):
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != d:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -192,8 +193,8 @@ class PooledEarlyFusion(nn.Module):
         self.context_dim = check_positive_int(context_dim, "context_dim")
         self.fusion = EarlyFusion((query_dim, context_dim), hidden, n_classes)
 
-    def forward(self, queries: torch.Tensor, context: torch.Tensor,
-                query_mask: torch.Tensor | None = None, context_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, queries: torch.Tensor, context: torch.Tensor, query_mask: torch.Tensor | None = None,
+                context_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (n, n_classes) from (n, n_t, d_t) and (n, n_a, d_a) sequences and their masks."""
         query_mask = _check_sequence(queries, query_mask, self.query_dim, "queries")
         context_mask = _check_sequence(context, context_mask, self.context_dim, "context")
@@ -227,7 +228,8 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
         try:
             torch.broadcast_shapes(tuple(key_mask.shape), tuple(k.shape[:-1]))
         except RuntimeError:
-            raise ValueError(f"key_mask must have shape {tuple(k.shape[:-1])}, got {tuple(key_mask.shape)}") from None
+            raise ValueError(f"key_mask must have shape {tuple(k.shape[:-1])}, "
+                             f"got {tuple(key_mask.shape)}") from None
         scores = scores.masked_fill(~key_mask.bool().unsqueeze(-2), float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     return weights @ v, weights
@@ -269,7 +271,8 @@ class CrossAttentionFusion(nn.Module):
         _check_sequence(queries, None, self.query_dim, "queries")
         context_mask = _check_sequence(context, context_mask, self.context_dim, "context")
         if len(queries) != len(context):
-            raise ValueError(f"queries and context must hold the same examples: {len(queries)} vs {len(context)}")
+            raise ValueError(f"queries and context must hold the same examples: "
+                             f"{len(queries)} vs {len(context)}")
         q = self._split_heads(self.q_proj(queries))
         k = self._split_heads(self.k_proj(context))
         v = self._split_heads(self.v_proj(context))
@@ -277,8 +280,8 @@ class CrossAttentionFusion(nn.Module):
         n, _, n_q, _ = out.shape
         return self.out_proj(out.transpose(1, 2).reshape(n, n_q, self.d_model)), weights
 
-    def forward(self, queries: torch.Tensor, context: torch.Tensor,
-                query_mask: torch.Tensor | None = None, context_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, queries: torch.Tensor, context: torch.Tensor, query_mask: torch.Tensor | None = None,
+                context_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (n, n_classes) from (n, n_q, d_q) queries and (n, n_c, d_c) context, with masks."""
         query_mask = _check_sequence(queries, query_mask, self.query_dim, "queries")
         attended, _ = self.attend(queries, context, context_mask)
@@ -448,7 +451,8 @@ def train_branches_separately(model: LateFusion, inputs: Sequence[torch.Tensor],
         raise ValueError(f"model must be a LateFusion, got {type(model).__name__}")
 
     def loss_fn(net: LateFusion, *batch: torch.Tensor) -> torch.Tensor:
-        return sum(nn.functional.cross_entropy(logits, batch[-1]) for logits in net.unimodal_logits(*batch[:-1]))
+        return sum(nn.functional.cross_entropy(logits, batch[-1])
+                   for logits in net.unimodal_logits(*batch[:-1]))
 
     return fit(model, loss_fn, (*inputs, labels), epochs=epochs, lr=lr, batch_size=batch_size,
                seed=seed, desc=desc, progress=progress)
@@ -544,7 +548,8 @@ def multiply_adds_by_length(lengths: Sequence[int], *, text_dim: int, audio_dim:
     pooled = PooledEarlyFusion(text_dim, audio_dim, hidden, n_classes)
     cross = CrossAttentionFusion(text_dim, audio_dim, d_model, n_classes, hidden=hidden)
     return {
-        "flattened early fusion": np.array([mlp_multiply_adds(n * text_dim + 2 * n * audio_dim, hidden, n_classes)
+        "flattened early fusion": np.array([mlp_multiply_adds(n * text_dim + 2 * n * audio_dim,
+                                                              hidden, n_classes)
                                             for n in lengths]),
         "pooled early fusion": np.array([pooled.multiply_adds(n, 2 * n) for n in lengths]),
         "cross-attention": np.array([cross.multiply_adds(n, 2 * n) for n in lengths]),
@@ -585,5 +590,6 @@ def fuse_digit_views(*, n_train: int = 1000, hidden: int = 32, epochs: int = 20,
     results = {name: fusion_metrics(probs, labels[test]) for name, probs in zip(DIGIT_VIEWS, unimodal)}
     for rule, name in (("prob_mean", "moe"), ("logit_sum", "poe")):
         model.combine = rule
-        results[name] = fusion_metrics(torch.softmax(predict(model, *test_inputs), dim=1).numpy(), labels[test])
+        results[name] = fusion_metrics(torch.softmax(predict(model, *test_inputs), dim=1).numpy(),
+                                       labels[test])
     return results

@@ -105,15 +105,18 @@ _LABEL_COLORS = {-1: COLORS["vision"], 1: COLORS["text"]}
 
 
 def xor_risk_landscape(a_values: np.ndarray, b_values: np.ndarray, risk: np.ndarray) -> Figure:
-    """Left: the four XOR inputs coloured by Y = -x1*x2. Right: the exact risk of sign(a x1 + b) over (a, b)."""
+    """Left: the four XOR inputs coloured by Y = -x1*x2. Right: the exact risk of sign(a x1 + b)
+    over (a, b)."""
     from .principles import XOR_POINTS, xor_labels
 
     fig, (left, right) = new_figure(2, width=4.2, height=3.6)
     labels = xor_labels(XOR_POINTS)
     for label, marker in ((-1, "o"), (1, "s")):
         pts = XOR_POINTS[labels == label]
-        left.scatter(pts[:, 0], pts[:, 1], s=160, marker=marker, color=_LABEL_COLORS[label], label=f"Y = {label:+d}")
-    left.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), xlabel="x1", ylabel="x2", title="XOR: Y = -x1 x2", aspect="equal")
+        left.scatter(pts[:, 0], pts[:, 1], s=160, marker=marker, color=_LABEL_COLORS[label],
+                     label=f"Y = {label:+d}")
+    left.set(xlim=(-1.6, 1.6), ylim=(-1.6, 1.6), xlabel="x1", ylabel="x2", title="XOR: Y = -x1 x2",
+             aspect="equal")
     left.legend(loc="center")
     mesh = right.pcolormesh(a_values, b_values, risk, shading="nearest", cmap="viridis", vmin=0, vmax=1)
     fig.colorbar(mesh, ax=right, label="risk P(sign(a x1 + b) != Y)")
@@ -143,7 +146,8 @@ def xor_decision_boundaries(fit: XorFit, x: np.ndarray, y: np.ndarray, *, limit:
     return fig
 
 
-def labellings_grid(points: np.ndarray, labellings: np.ndarray, realisable: Mapping[str, np.ndarray]) -> Figure:
+def labellings_grid(points: np.ndarray, labellings: np.ndarray,
+                    realisable: Mapping[str, np.ndarray]) -> Figure:
     """All labellings of a few 2-D points, one small panel each; the title says which hypothesis
     classes (keys of ``realisable``: name -> bool per labelling) realise it. Unrealisable ones are shaded."""
     n = len(labellings)
@@ -176,10 +180,13 @@ def information_and_error(rows: Sequence[ViewsRow], *, title: str = "") -> Figur
         left.annotate(f"{r.information:.3f}", (x, r.information), ha="center", va="bottom", fontsize=9)
     left.set(xticks=position, xticklabels=names, ylabel="I(Y; X)  [bits]", ylim=(0, 1.1), title="information")
     width = 0.38
-    right.bar(position - width / 2, [r.fano_bound for r in rows], width, label="Fano lower bound", color=COLORS["chance"])
-    right.bar(position + width / 2, [r.bayes_error for r in rows], width, label="Bayes error", color=COLORS["error"])
+    right.bar(position - width / 2, [r.fano_bound for r in rows], width, label="Fano lower bound",
+              color=COLORS["chance"])
+    right.bar(position + width / 2, [r.bayes_error for r in rows], width, label="Bayes error",
+              color=COLORS["error"])
     for x, r in zip(position, rows):
-        right.annotate(f"{r.bayes_error:.3f}", (x + width / 2, r.bayes_error), ha="center", va="bottom", fontsize=8)
+        right.annotate(f"{r.bayes_error:.3f}", (x + width / 2, r.bayes_error), ha="center", va="bottom",
+                       fontsize=8)
     top = max(max(r.bayes_error, r.fano_bound) for r in rows)
     right.set(xticks=position, xticklabels=names, ylabel="0-1 error", title="error: bound vs achieved",
               ylim=(0, max(top, 0.01) * 1.35))
@@ -209,8 +216,9 @@ def grouped_bars(groups: Mapping[str, Mapping[str, float]], *, ylabel: str = "",
     return fig
 
 
-def learning_curves_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray], *, target: float | None = None,
-                           needed: Mapping[str, float] | None = None, floors: Mapping[str, float] | None = None) -> Figure:
+def learning_curves_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray], *,
+                           target: float | None = None, needed: Mapping[str, float] | None = None,
+                           floors: Mapping[str, float] | None = None) -> Figure:
     """Mean held-out error against the training-set size (log scale) with a band of one standard
     deviation over repetitions; optional target line, samples needed (dotted) and Bayes-error floors."""
     fig, (axis,) = new_figure(width=6.0, height=3.8)
@@ -332,7 +340,8 @@ def softmax_temperature(similarities: np.ndarray, temperature: float,
 
 
 def representation_comparison(table: Mapping[str, Mapping[str, float]]) -> Figure:
-    """Left: retrieval recall@k per representation (grouped bars); right: probe accuracy vs labels per class."""
+    """Left: retrieval recall@k per representation (grouped bars); right: probe accuracy vs labels
+    per class."""
     fig, axes = new_figure(2, width=4.6, height=3.4)
     names = list(table)
     recalls = [key for key in next(iter(table.values())) if key.startswith("recall@")]
@@ -378,7 +387,8 @@ def interaction_regions(models: Mapping[str, object], x_v: np.ndarray, x_t: np.n
         prob = torch.softmax(predict(model, *inputs), dim=1)[:, 1].numpy().reshape(gv.shape)
         axis.contourf(gv, gt, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
         show = slice(0, 300)
-        axis.scatter(x_v[show, 0], x_t[show, 0], c=y[show], cmap="RdBu_r", s=8, edgecolors="k", linewidths=0.2)
+        axis.scatter(x_v[show, 0], x_t[show, 0], c=y[show], cmap="RdBu_r", s=8, edgecolors="k",
+                     linewidths=0.2)
         axis.set(title=f"{name}: P(y=1)", xlabel="x_v[0]", ylabel="x_t[0]", xlim=(-extent, extent),
                  ylim=(-extent, extent))
     return fig
@@ -386,7 +396,8 @@ def interaction_regions(models: Mapping[str, object], x_v: np.ndarray, x_t: np.n
 
 def attention_heatmap(weights: np.ndarray, text_words: Sequence[int], audio_words: Sequence[int],
                       audio_flags: Sequence[float], match: Sequence[int], *, title: str = "") -> Figure:
-    """Cross-attention weights of one example (rows: text tokens, columns: audio frames); true matches boxed."""
+    """Cross-attention weights of one example (rows: text tokens, columns: audio frames); true
+    matches boxed."""
     from matplotlib.patches import Rectangle
 
     weights = np.asarray(weights, dtype=float)
@@ -441,7 +452,8 @@ def gaussian_experts(means: Sequence[float], variances: Sequence[float], *, weig
 def fused_distributions(probs_v: Sequence[float], probs_t: Sequence[float], weight: float = 0.5, *,
                         prior: Sequence[float] | None = None, label: int | None = None, title: str = "",
                         ax: Axes | None = None) -> Figure:
-    """Grouped bars over classes: expert v, expert t, their PoE (prior-corrected) and MoE; entropies in the legend."""
+    """Grouped bars over classes: expert v, expert t, their PoE (prior-corrected) and MoE; entropies
+    in the legend."""
     from .fusion import entropy, mixture_of_experts, product_of_experts
 
     probs_v, probs_t = np.asarray(probs_v, dtype=float), np.asarray(probs_t, dtype=float)
@@ -489,7 +501,8 @@ def corruption_curves(rates: Sequence[float], sweep: Mapping[str, Mapping[str, S
         for method, label in names.items():
             axis.plot(rates, sweep[method][metric], marker="o", ms=3, color=COLORS[method], label=label,
                       ls=":" if method in ("vision", "text") else "-")
-        axis.set(xlabel="corruption rate of expert t", title={"nll": "NLL (nats)", "ece": "ECE"}.get(metric, metric))
+        axis.set(xlabel="corruption rate of expert t",
+                 title={"nll": "NLL (nats)", "ece": "ECE"}.get(metric, metric))
     axes[0].legend(fontsize=7)
     return fig
 
@@ -527,7 +540,8 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
                      color=COLORS["fused"], label="after scaling")
         top.axhline(threshold, ls="--", color=COLORS["truth"], label=f"threshold {threshold:g}")
         if run.triggered_at is not None:
-            top.axvline(run.triggered_at, color=COLORS["event"], lw=1, label=f"trigger (step {run.triggered_at})")
+            top.axvline(run.triggered_at, color=COLORS["event"], lw=1,
+                        label=f"trigger (step {run.triggered_at})")
         top.set_yscale("log")
         top.set_ylim(0.5, 50)
         top.set_yticks([0.5, 1, 2, 5, 10, 20, 50], labels=["0.5", "1", "2", "5", "10", "20", "50"])
@@ -572,7 +586,8 @@ def gated_fusion_decisions(p_v: np.ndarray, p_t: np.ndarray, labels: np.ndarray,
         axis.scatter(p_v[chosen], p_t[chosen], s=6, color=colour, alpha=0.6, label=f"y = {label}")
     fused = np.where((np.abs(p_v - p_t) < tau) | (tau >= 1), (p_v + p_t) / 2, p_v if reliable == 0 else p_t)
     wrong = (fused >= 0.5).astype(int) != labels
-    axis.scatter(p_v[wrong], p_t[wrong], s=14, marker="x", color=COLORS["truth"], lw=0.8, label="gated: wrong")
+    axis.scatter(p_v[wrong], p_t[wrong], s=14, marker="x", color=COLORS["truth"], lw=0.8,
+                 label="gated: wrong")
     axis.set(xlabel="p_v (good modality)", ylabel="p_t (poor modality)", xlim=(0, 1), ylim=(0, 1),
              title="Where the gate fuses")
     axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
@@ -642,8 +657,8 @@ def gene_lipid_figure(mapping: GeneLipidMap, labels: np.ndarray, class_names: Se
     for c, name in enumerate(class_names):
         for g in np.unique(groups):
             chosen = (labels == c) & (groups == g)
-            left.scatter(u[chosen], v[chosen], color=palette[c % len(palette)], marker=shapes[g % len(shapes)], s=28,
-                         label=name if g == groups.min() else None)
+            left.scatter(u[chosen], v[chosen], color=palette[c % len(palette)],
+                         marker=shapes[g % len(shapes)], s=28, label=name if g == groups.min() else None)
     for g, name in enumerate(marker_names):
         left.scatter([], [], color="grey", marker=shapes[g % len(shapes)], label=name)
     left.set(xlabel="gene-side canonical variate u1", ylabel="lipid-side canonical variate v1",
@@ -670,7 +685,8 @@ def complementarity_figure(result: Complementarity) -> Figure:
     for i in range(m):
         for j in range(m):
             text = f"{result.single[i]:.2f}" if i == j else f"{gain[i, j]:+.3f}"
-            axes[0].text(j, i, text, ha="center", va="center", fontsize=8, color="#444444" if i == j else "black")
+            axes[0].text(j, i, text, ha="center", va="center", fontsize=8,
+                         color="#444444" if i == j else "black")
     axes[0].set_xticks(range(m), names)
     axes[0].set_yticks(range(m), names)
     axes[0].grid(False)
@@ -707,12 +723,13 @@ def reliability_diagram(curves: Mapping[str, Reliability], *, title: str = "") -
     per predictor with its ECE in the legend; below the diagonal means over-confident."""
     fig, (axis,) = new_figure(width=4.6, height=4.2)
     axis.plot([0, 1], [0, 1], ls="--", color=COLORS["chance"], lw=1, label="perfectly calibrated")
-    palette = {"clinical": COLORS["vision"], "imaging": COLORS["text"], "PoE": COLORS["poe"], "MoE": COLORS["moe"]}
+    palette = {"clinical": COLORS["vision"], "imaging": COLORS["text"], "PoE": COLORS["poe"],
+               "MoE": COLORS["moe"]}
     for name, curve in curves.items():
         filled = curve.count > 0
         axis.plot(curve.confidence[filled], curve.accuracy[filled], "o-", ms=4, color=palette.get(name),
                   label=f"{name}: ECE {curve.ece:.3f}")
-    axis.set(xlabel="confidence (top-class probability)", ylabel="accuracy", xlim=(0.3, 1.0), ylim=(0.0, 1.02),
-             title=title or "reliability diagram")
+    axis.set(xlabel="confidence (top-class probability)", ylabel="accuracy", xlim=(0.3, 1.0),
+             ylim=(0.0, 1.02), title=title or "reliability diagram")
     axis.legend(fontsize=8, loc="upper left")
     return fig

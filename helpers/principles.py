@@ -23,9 +23,9 @@ import numpy as np
 from scipy.optimize import brentq, linprog, minimize
 from scipy.special import expit, logsumexp, ndtr, softmax
 
+from . import single_thread
 from ._checks import as_array, check_in_range, check_positive_int, check_same_length, rng_from
 from .data import make_gaussian_views
-from . import single_thread
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,8 @@ def _xor_split(data: tuple[np.ndarray, np.ndarray, np.ndarray], name: str) -> tu
     return x1, x2, y
 
 
-def fit_xor_models(train: tuple[np.ndarray, np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray, np.ndarray],
+def fit_xor_models(train: tuple[np.ndarray, np.ndarray, np.ndarray],
+                   test: tuple[np.ndarray, np.ndarray, np.ndarray],
                    *, seed: int = 0, mlp_epochs: int = 40) -> XorFit:
     """Train the four classifiers of the chapter on (X1, X2, y) and score them on ``test``.
 
@@ -352,7 +353,8 @@ def bayes_error(joint: np.ndarray, y_axis: int = 0, x_axes: int | Sequence[int] 
     """
     table = _check_table(joint)
     (y,) = _axes(y_axis, table.ndim, "y_axis")
-    xs = tuple(a for a in range(table.ndim) if a != y) if x_axes is None else _axes(x_axes, table.ndim, "x_axes")
+    xs = (tuple(a for a in range(table.ndim) if a != y) if x_axes is None
+          else _axes(x_axes, table.ndim, "x_axes"))
     if y in xs:
         raise ValueError("x_axes must not contain y_axis")
     pair = marginal(table, (y, *xs))
@@ -447,7 +449,8 @@ def flip_views_summary(flips: Sequence[float], prior: float = 0.5) -> list[Views
     joint = flip_views_joint(flips, prior)
     h_y = entropy(marginal(joint, 0))
     k = joint.ndim - 1
-    groups = [((v,), f"X{v}") for v in range(1, k + 1)] + [(tuple(range(1, k + 1)), "all" if k > 2 else "both")]
+    groups = ([((v,), f"X{v}") for v in range(1, k + 1)]
+              + [(tuple(range(1, k + 1)), "all" if k > 2 else "both")])
     rows = []
     for axes, name in groups:
         info = mutual_information(joint, 0, axes)
@@ -459,7 +462,8 @@ def flip_views_summary(flips: Sequence[float], prior: float = 0.5) -> list[Views
 def gaussian_views_summary(sigmas: Sequence[float]) -> list[ViewsRow]:
     """As ``flip_views_summary``, for the balanced Gaussian views with noise levels ``sigmas``."""
     scales = list(as_array(sigmas, "sigmas", ndim=1))
-    groups = [([s], f"X{v}") for v, s in enumerate(scales, start=1)] + [(scales, "all" if len(scales) > 2 else "both")]
+    groups = ([([s], f"X{v}") for v, s in enumerate(scales, start=1)]
+              + [(scales, "all" if len(scales) > 2 else "both")])
     rows = []
     for group, name in groups:
         info = gaussian_views_information(group)
@@ -471,7 +475,8 @@ def gaussian_views_summary(sigmas: Sequence[float]) -> list[ViewsRow]:
 def format_rows(rows: Sequence[ViewsRow]) -> str:
     """A plain-text table of ``ViewsRow``s, one line per set of views."""
     lines = [f"{'views':>6} | {'I(Y;X) bits':>11} | {'Fano bound':>10} | {'Bayes error':>11}"]
-    lines += [f"{r.views:>6} | {r.information:11.3f} | {r.fano_bound:10.3f} | {r.bayes_error:11.3f}" for r in rows]
+    lines += [f"{r.views:>6} | {r.information:11.3f} | {r.fano_bound:10.3f} | {r.bayes_error:11.3f}"
+              for r in rows]
     return "\n".join(lines)
 
 
@@ -491,7 +496,8 @@ def redundancy_scores(train_views: Sequence[np.ndarray], y_train: np.ndarray,
     """
     if len(train_views) != 2 or len(test_views) != 2:
         raise ValueError("train_views and test_views must each hold exactly two views")
-    y_tr, y_te = as_array(y_train, "y_train", ndim=1, dtype=np.int64), as_array(y_test, "y_test", ndim=1, dtype=np.int64)
+    y_tr = as_array(y_train, "y_train", ndim=1, dtype=np.int64)
+    y_te = as_array(y_test, "y_test", ndim=1, dtype=np.int64)
     tr = [as_array(v, f"train_views[{i}]", ndim=2) for i, v in enumerate(train_views)]
     te = [as_array(v, f"test_views[{i}]", ndim=2) for i, v in enumerate(test_views)]
     check_same_length(train_view_1=tr[0], train_view_2=tr[1], y_train=y_tr)
@@ -554,7 +560,8 @@ def variational_information(x_train: np.ndarray, y_train: np.ndarray, x_test: np
 
 
 def learning_curves(sigmas: Sequence[float], view_sets: Mapping[str, Sequence[int]], sizes: Sequence[int], *,
-                    repeats: int = 10, dim: int = 1, n_test: int = 4000, seed: int = 0) -> dict[str, np.ndarray]:
+                    repeats: int = 10, dim: int = 1, n_test: int = 4000,
+                    seed: int = 0) -> dict[str, np.ndarray]:
     """Held-out error of logistic regression trained on n samples of the Gaussian views, for each n in
     ``sizes`` and each named set of views (indices into ``sigmas``), repeated ``repeats`` times.
 

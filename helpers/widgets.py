@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 import ipywidgets as widgets
+import numpy as np
 from IPython.display import display
 from matplotlib.figure import Figure
 
@@ -66,7 +67,8 @@ def xor_noise(seed: int = 0) -> widgets.VBox:
 
 
 def flip_views_figure(eps1: float, eps2: float, eps3: float = 0.0, three_views: bool = False) -> Figure:
-    """Information, Fano's bound and Bayes error for two (or three) binary views flipped with eps1, eps2 (, eps3)."""
+    """Information, Fano's bound and Bayes error for two (or three) binary views flipped with eps1,
+    eps2 (, eps3)."""
     from . import plots, principles
 
     flips = [eps1, eps2, eps3] if three_views else [eps1, eps2]
@@ -108,7 +110,7 @@ def procrustes_explorer() -> widgets.VBox:
                      noise=slider("noise", 0.05, 0.0, 1.0, 0.05), warp=slider("warp", 0.0, 0.0, 0.5, 0.05))
 
 
-def temperature_explorer(similarities: "np.ndarray", temperature: float = 0.1) -> widgets.VBox:  # noqa: F821
+def temperature_explorer(similarities: "np.ndarray", temperature: float = 0.1) -> widgets.VBox:
     """A temperature slider redrawing ``plots.softmax_temperature`` for one anchor's similarities."""
     from . import plots
 
@@ -142,8 +144,6 @@ def poe_vs_moe(p_v: float = 0.9, p_t: float = 0.1, weight: float = 0.5) -> widge
 def gated_fusion_tau(p_v: "np.ndarray", p_t: "np.ndarray", labels: "np.ndarray", reliable: int,
                      tau: float = 0.5) -> widgets.VBox:
     """Chapter 04: a τ slider redrawing ``plots.gated_fusion_panel`` (the sweep and where the gate fuses)."""
-    import numpy as np
-
     from . import challenges, plots
 
     taus = np.linspace(0.0, 1.0, 21)
