@@ -1,20 +1,15 @@
-"""Shared fixtures: the course's notebooks, an nbgrader autograder in a scratch course, and a way to
-run one hidden-test cell in-process against a replacement (wrong) implementation."""
+"""Shared fixtures: the course's notebooks, nbgrader's command line, and a way to run one test cell
+in-process (its visible asserts and the judge) against a replacement (wrong) implementation."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
-
-import pytest
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -39,101 +34,6 @@ def run_nbgrader(args: list[str], cwd: Path, timeout: float = 900) -> subprocess
     submission)."""
     return subprocess.run([str(BIN / "nbgrader"), *args, "--log-level=WARN"], cwd=cwd, env=nbgrader_env(),
                           capture_output=True, text=True, timeout=timeout)
-
-
-@dataclass(frozen=True)
-class GradeReport:
-    """Scores of one autograded notebook: ``scores[grade_id]`` (None when it needs manual grading)."""
-
-    scores: dict[str, float | None]
-    max_scores: dict[str, float]
-    needs_manual: frozenset[str]
-    errors: list[str]
-    log: str
-
-    @property
-    def autograded_total(self) -> float:
-        """Points from autograded cells (test cells)."""
-        return sum(s for g, s in self.scores.items() if s is not None and g not in self.needs_manual)
-
-    @property
-    def autograded_max(self) -> float:
-        """Points available from autograded cells."""
-        return sum(m for g, m in self.max_scores.items() if g not in self.needs_manual)
-
-
-class ScratchCourse:
-    """An nbgrader course in a temporary folder holding copies of some assignments' sources."""
-
-    def __init__(self, root: Path, source_root: Path) -> None:
-        self.root, self.source_root = root, source_root
-        shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
-        self._assigned: set[str] = set()
-        self._students = itertools.count()
-
-    def assign(self, assignment: str) -> None:
-        """Copy an assignment's source in and generate it (creating its gradebook entries) once."""
-        if assignment in self._assigned:
-            return
-        source = self.source_root / assignment
-        if not source.is_dir():
-            raise ValueError(f"no assignment source at {source}")
-        shutil.copytree(source, self.root / "solutions" / assignment)
-        done = run_nbgrader(["generate_assignment", assignment, "--force"], self.root)
-        assert done.returncode == 0, done.stdout + done.stderr
-        self._assigned.add(assignment)
-
-    def grade(self, notebook: Path | None, assignment: str, *, name: str | None = None) -> GradeReport:
-        """Autograde ``notebook`` as a fresh student's submission of ``assignment`` (None: submit nothing)."""
-        from nbgrader.api import Gradebook
-
-        self.assign(assignment)
-        student = f"student{next(self._students)}"
-        nb_name = name or next((self.source_root / assignment).glob("*.ipynb")).name
-        target = self.root / "submitted" / student / assignment
-        target.mkdir(parents=True)
-        if notebook is not None:
-            shutil.copy(notebook, target / nb_name)
-        done = run_nbgrader(["autograde", assignment, "--student", student], self.root)
-        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
-            try:
-                submission = gradebook.find_submission_notebook(Path(nb_name).stem, assignment, student)
-            except Exception:  # nothing graded for this student
-                return GradeReport({}, {}, frozenset(), [], done.stdout + done.stderr)
-            grades = list(submission.grades)
-            return GradeReport(
-                scores={g.name: g.score for g in grades},
-                max_scores={g.name: g.max_score for g in grades},
-                needs_manual=frozenset(g.name for g in grades if g.cell.cell_type == "markdown"),
-                errors=error_outputs(self.root / "autograded" / student / assignment / nb_name),
-                log=done.stdout + done.stderr,
-            )
-
-
-def error_outputs(notebook: Path) -> list[str]:
-    """``"ename: evalue"`` of every error output in an executed notebook (empty if it is missing)."""
-    if not notebook.exists():
-        return []
-    return [f"{out.get('ename')}: {out.get('evalue')}" for cell in _cells(notebook)
-            for out in cell.get("outputs", []) if out.get("output_type") == "error"]
-
-
-@pytest.fixture(scope="session")
-def autograde(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., GradeReport]:
-    """``autograde(notebook, assignment, source_root=ROOT / "solutions")`` → GradeReport.
-
-    Grades one notebook against its assignment in a scratch nbgrader course (one per source root
-    and test worker), exactly as ``nbgrader autograde`` would for a student's submission.
-    """
-    courses: dict[Path, ScratchCourse] = {}
-
-    def grade(notebook: Path | None, assignment: str, *, source_root: Path = ROOT / "solutions",
-              name: str | None = None) -> GradeReport:
-        if source_root not in courses:
-            courses[source_root] = ScratchCourse(tmp_path_factory.mktemp("course"), source_root)
-        return courses[source_root].grade(notebook, assignment, name=name)
-
-    return grade
 
 
 # --- running one test cell in-process ------------------------------------------------------
