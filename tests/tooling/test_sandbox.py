@@ -279,3 +279,41 @@ def test_grading_stops_with_what_to_install_when_bwrap_is_missing(tmp_path: Path
                           cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, PATH=env_path))
     assert done.returncode != 0 and "bubblewrap" in done.stderr and "UNSAFE_NO_SANDBOX" in done.stderr, \
         done.stderr
+
+
+# --- the canary: a broken grading environment stops the run --------------------------------------------
+
+def _one_student(folder: Path) -> Path:
+    course = make_course(folder)
+    (course / "submitted" / "alice" / ASSIGNMENT).mkdir(parents=True)
+    nbformat.write(solution(course), course / "submitted" / "alice" / ASSIGNMENT / "extiny.ipynb")
+    return course
+
+
+def test_an_environment_the_sandbox_cannot_see_stops_grading(tmp_path: Path) -> None:
+    """A venv outside the course folder (here under /tmp, whose packages come from another place): the
+    reference solution cannot run in the sandbox, so nobody is graded and the gradebook is not created."""
+    venv = tmp_path / "elsewhere" / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python*/site-packages"))
+    packages = [p for p in sys.path if p.endswith("site-packages")]
+    (site / "course.pth").write_text("\n".join([*packages, str(ROOT)]) + "\n")
+    (venv / "bin" / "alembic").symlink_to(Path(sys.executable).parent / "alembic")  # nbgrader runs it
+    course = _one_student(tmp_path / "course")
+    done = subprocess.run([str(venv / "bin" / "python"), "-m", "coursetools", "grade", "--root", str(course)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "grading stopped before any student was graded" in done.stderr, done.stderr
+    assert "not visible inside the grading sandbox" in done.stderr, done.stderr
+    assert not (course / "gradebook.db").exists() and not (course / "grades.csv").exists()
+
+
+def test_a_memory_limit_too_low_for_the_imports_stops_grading(tmp_path: Path) -> None:
+    course = _one_student(tmp_path / "course")
+    config = course / "nbgrader_config.py"
+    config.write_text(config.read_text() + "\nc.Sandbox.memory_mb = 120\n")
+    done = run_grading("grade", "--root", str(course))
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "grading stopped before any student was graded" in done.stderr, done.stderr
+    assert "reference solution of extiny" in done.stderr and "First errors" in done.stderr, done.stderr
+    assert not (course / "gradebook.db").exists() and not (course / "grades.csv").exists()
