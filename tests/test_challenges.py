@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, run_test_cell
 from matplotlib.figure import Figure
 from torch import nn
 
-from conftest import ROOT, run_test_cell
 from helpers import challenges, data, plots, widgets
 from helpers.fusion import EarlyFusion, LateFusion
 
@@ -112,7 +112,8 @@ def test_imputation_equals_the_analytic_conditional_mean() -> None:
             np.testing.assert_allclose(np.concatenate([filled[0][i], filled[1][i]]), x[i])
             continue
         o, m = (np.arange(2), np.arange(2, 5)) if v_seen else (np.arange(2, 5), np.arange(2))
-        expected = mean[m] - np.linalg.solve(precision[np.ix_(m, m)], precision[np.ix_(m, o)] @ (x[i, o] - mean[o]))
+        expected = mean[m] - np.linalg.solve(precision[np.ix_(m, m)],
+                                             precision[np.ix_(m, o)] @ (x[i, o] - mean[o]))
         got = filled[1][i] if v_seen else filled[0][i]
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(filled[0][i] if v_seen else filled[1][i], x[i, o])
@@ -159,7 +160,8 @@ def test_modality_dropout_loss_drop_each_drops_views_independently_and_keeps_one
     loss_fn(Recorder(), *xs, torch.zeros(5000, dtype=torch.long))
     missing = seen[0]
     assert not missing.all(dim=1).any(), "every example keeps a view"
-    assert 0.5 < missing.float().mean() < 0.6, "each view dropped with probability about 0.6 (less the rescues)"
+    assert 0.5 < missing.float().mean() < 0.6, \
+        "each view dropped with probability about 0.6 (less the rescues)"
     assert missing.sum(dim=1).max() == 2
 
 
@@ -204,8 +206,10 @@ def test_missing_aware_fusion_fills_zero_or_the_learned_embedding() -> None:
     (lambda: challenges.missing_mask(10, 2, 0.5, drop="all"), "drop"),
     (lambda: challenges.zero_fill([np.ones((3, 2)), np.ones((3, 2))], np.zeros((3, 2), dtype=bool)),
      "at least one modality"),
-    (lambda: challenges.zero_fill([np.ones((3, 2)), np.ones((3, 2))], np.ones((3, 3), dtype=bool)), "present"),
-    (lambda: challenges.zero_fill([np.ones((3, 2)), np.ones((4, 2))], np.ones((3, 2), dtype=bool)), "same number"),
+    (lambda: challenges.zero_fill([np.ones((3, 2)), np.ones((3, 2))], np.ones((3, 3), dtype=bool)),
+     "present"),
+    (lambda: challenges.zero_fill([np.ones((3, 2)), np.ones((4, 2))], np.ones((3, 2), dtype=bool)),
+     "same number"),
     (lambda: challenges.GaussianImputer.fit([np.ones((1, 2)), np.ones((1, 2))]), "two complete rows"),
     (lambda: challenges.GaussianImputer(np.zeros(4), np.eye(4), (2, 2)).impute(
         [np.ones((3, 2)), np.ones((3, 3))], np.ones((3, 2), dtype=bool)), "feature sizes"),
@@ -219,9 +223,11 @@ def test_missing_aware_fusion_fills_zero_or_the_learned_embedding() -> None:
     (lambda: challenges.drop_modalities([torch.ones(2, 2)], 0.5, torch.Generator()), "two"),
     (lambda: challenges.drop_modalities([torch.randn(5, 2), torch.randn(4, 3)], 0.5, torch.Generator()),
      r"xs\[0\] has 5, xs\[1\] has 4"),
-    (lambda: challenges.drop_modalities([np.ones((5, 2)), np.ones((5, 3))], 0.5, torch.Generator()), "tensors"),
+    (lambda: challenges.drop_modalities([np.ones((5, 2)), np.ones((5, 3))], 0.5, torch.Generator()),
+     "tensors"),
     (lambda: challenges.GaussianImputer.fit([np.full((3, 2), np.nan), np.ones((3, 2))]), "complete rows"),
-    (lambda: challenges.GaussianImputer.fit([np.array([[1.0, np.nan]] * 3), np.ones((3, 2))]), "complete rows"),
+    (lambda: challenges.GaussianImputer.fit([np.array([[1.0, np.nan]] * 3), np.ones((3, 2))]),
+     "complete rows"),
     (lambda: challenges.run_dominance((np.ones((4, 2)), np.ones((3, 2)), np.zeros(4)),
                                       (np.ones((4, 2)), np.ones((4, 2)), np.zeros(4))), "same number"),
     (lambda: data.make_latent_views(10, relation="cubic"), "relation"),
@@ -256,17 +262,20 @@ def dominance(dominance_data):
 def test_c10_dominance_detected_and_rebalanced(dominance) -> None:
     runs, alone = dominance
     for run in runs.values():
-        assert run.triggered_at == 0 and max(run.history["ratio"]) > 5.0, "the monitor fires at the first step"
+        assert run.triggered_at == 0 and max(run.history["ratio"]) > 5.0, \
+            "the monitor fires at the first step"
         assert run.accuracy["fused"] > 0.95 and run.accuracy["v"] > 0.95
     assert np.median(runs["none"].history["ratio"]) > 5.0, "v's gradients dominate through training"
     assert alone > 0.9
-    assert runs["none"].accuracy["t"] < alone - 0.3, "without a remedy the weak branch stays far below its own level"
+    assert runs["none"].accuracy["t"] < alone - 0.3, \
+        "without a remedy the weak branch stays far below its own level"
     np.testing.assert_allclose(runs["scale"].history["ratio_applied"], 1.0, rtol=1e-4)
     # under SGD the step is proportional to the gradient: scaling slows v and the weak branch learns more
     assert runs["scale"].accuracy["t"] > runs["none"].accuracy["t"] + 0.1
     assert runs["adaptive"].accuracy["t"] > runs["scale"].accuracy["t"] + 0.1
     assert runs["adaptive"].accuracy["t"] > alone - 0.05, "adaptive weights bring t to its unimodal level"
-    assert np.median(runs["adaptive"].history["ratio"][-50:]) < np.median(runs["none"].history["ratio"][-50:]) / 2
+    assert np.median(runs["adaptive"].history["ratio"][-50:]) < \
+        np.median(runs["none"].history["ratio"][-50:]) / 2
 
 
 def test_c10_gradient_scaling_helps_for_most_initialisations(dominance_data) -> None:
@@ -275,7 +284,8 @@ def test_c10_gradient_scaling_helps_for_most_initialisations(dominance_data) -> 
     train, test = dominance_data
     gains = []
     for seed in range(6):
-        weak = {remedy: challenges.run_dominance(train, test, remedy=remedy, **{**SGD, "seed": seed}).accuracy["t"]
+        weak = {remedy: challenges.run_dominance(train, test, remedy=remedy,
+                                                 **{**SGD, "seed": seed}).accuracy["t"]
                 for remedy in ("none", "scale")}
         gains.append(weak["scale"] - weak["none"])
     assert sum(gain > 0.05 for gain in gains) >= 5 and np.mean(gains) > 0.1, gains
@@ -286,8 +296,9 @@ def test_c10_under_adam_scaling_barely_acts(dominance_data, dominance) -> None:
     without a remedy, and rescaling a branch's gradient changes almost nothing."""
     train, test = dominance_data
     runs, _ = dominance
-    adam = {remedy: challenges.run_dominance(train, test, remedy=remedy, threshold=5.0, optimiser="adam", lr=0.01,
-                                             epochs=10, seed=1).accuracy["t"] for remedy in ("none", "scale")}
+    adam = {remedy: challenges.run_dominance(train, test, remedy=remedy, threshold=5.0, optimiser="adam",
+                                             lr=0.01, epochs=10, seed=1).accuracy["t"]
+            for remedy in ("none", "scale")}
     assert adam["none"] > runs["none"].accuracy["t"] + 0.2
     assert abs(adam["scale"] - adam["none"]) < 0.05
 
@@ -308,7 +319,8 @@ def test_c11_negative_transfer_and_gated_fusion(gate) -> None:
     assert gate.reliable == 0
     assert gate.taus[0] == 0.0 and gate.accuracies[0] == gate.good_only, "tau = 0 is the good modality alone"
     assert gate.taus[-1] == 1.0 and gate.accuracies[-1] == gate.average, "tau = 1 is plain averaging"
-    assert gate.average < gate.good_only - 0.05, "negative transfer: averaging is worse than the good modality"
+    assert gate.average < gate.good_only - 0.05, \
+        "negative transfer: averaging is worse than the good modality"
     assert gate.best >= gate.good_only and gate.best > gate.good_only + 0.005
     assert 0.0 < gate.best_tau < 1.0
 
@@ -316,8 +328,9 @@ def test_c11_negative_transfer_and_gated_fusion(gate) -> None:
 def test_c11_figure_and_widget(gate) -> None:
     box = widgets.gated_fusion_tau(gate.p_v, gate.p_t, gate.labels, gate.reliable, tau=0.3)
     box.children[0].children[0].value = 0.8
-    assert isinstance(plots.gated_fusion_panel(gate.p_v, gate.p_t, gate.labels, gate.taus, gate.accuracies,
-                                               good_only=gate.good_only, average=gate.average, tau=0.8), Figure)
+    panel = plots.gated_fusion_panel(gate.p_v, gate.p_t, gate.labels, gate.taus, gate.accuracies,
+                                     good_only=gate.good_only, average=gate.average, tau=0.8)
+    assert isinstance(panel, Figure)
 
 
 @pytest.fixture(scope="module")
@@ -343,11 +356,14 @@ def test_c12_both_remedies_beat_zero_fill_at_high_missing_rates(missing, dataset
 
 def test_c12_which_remedy_wins_where(missing) -> None:
     gaussian, nonlinear, digits = missing["linear"], missing["nonlinear"], missing["digits"]
-    assert gaussian["Gaussian imputation"][-1] >= max(gaussian["dropout (zeros)"][-1], gaussian["dropout (learned)"][-1])
-    assert gaussian["Gaussian imputation"][-1] > gaussian["Gaussian imputation"][0] - 0.03, "imputation near-optimal"
+    assert gaussian["Gaussian imputation"][-1] >= max(gaussian["dropout (zeros)"][-1],
+                                                      gaussian["dropout (learned)"][-1])
+    assert gaussian["Gaussian imputation"][-1] > gaussian["Gaussian imputation"][0] - 0.03, \
+        "imputation near-optimal"
     assert min(nonlinear["dropout (zeros)"][-1], nonlinear["dropout (learned)"][-1]) > \
         nonlinear["Gaussian imputation"][-1] + 0.1
-    assert min(digits["dropout (zeros)"][-1], digits["dropout (learned)"][-1]) > digits["Gaussian imputation"][-1]
+    assert min(digits["dropout (zeros)"][-1], digits["dropout (learned)"][-1]) > \
+        digits["Gaussian imputation"][-1]
     assert isinstance(plots.missing_modality_panels(missing, (0.0, 0.25, 0.5, 0.75)), Figure)
 
 
@@ -366,7 +382,8 @@ def _norms_via_backward(model, loss, groups):
     loss.backward(retain_graph=True)
     named = dict(model.named_parameters())
     return {g: float(torch.sqrt(sum((named[n].grad ** 2).sum() for n in named
-                                    if any(n.startswith(pre) for pre in prefixes) and named[n].grad is not None)))
+                                    if any(n.startswith(pre) for pre in prefixes)
+                                    and named[n].grad is not None)))
             for g, prefixes in groups.items()}
 
 
@@ -402,6 +419,16 @@ def _cap_counting_zero_groups(grads, max_ratio):
     bound = max_ratio * min(norms.values())
     return {k: [np.asarray(g, float) * (min(1.0, bound / norms[k]) if norms[k] > 0 else 1.0) for g in v]
             for k, v in grads.items()}
+
+
+def _cap_returning_inputs(grads, max_ratio):
+    """Wrong: returns the caller's own arrays for every group it leaves unchanged (not new arrays)."""
+    if max_ratio < 1:
+        raise ValueError("cap")
+    norms = {k: np.sqrt(sum(np.sum(np.asarray(g) ** 2) for g in v)) for k, v in grads.items()}
+    nonzero = [n for n in norms.values() if n > 0]
+    bound = max_ratio * min(nonzero) if nonzero else np.inf
+    return {k: [g * (bound / norms[k]) if norms[k] > bound else g for g in v] for k, v in grads.items()}
 
 
 def _gate_l1(pv, pt, tau, reliable):
@@ -459,6 +486,26 @@ def _impute_with_pinv(x, observed, mean, cov, ridge=0.0):
     return out
 
 
+def _impute_row_by_row(x, observed, mean, cov, ridge=0.0):
+    """Wrong (slow): the right conditional means, but one linear solve per row instead of one per pattern."""
+    out = np.array(x, dtype=float)
+    if ridge < 0 or observed.shape != out.shape or np.shape(mean) != (out.shape[1],) \
+            or np.shape(cov) != (out.shape[1],) * 2:
+        raise ValueError("bad input")
+    for i in range(len(out)):
+        o, m = np.flatnonzero(observed[i]), np.flatnonzero(~observed[i])
+        if len(m) == 0:
+            continue
+        if not len(o):
+            out[i, m] = mean[m]
+            continue
+        s_oo = cov[np.ix_(o, o)] + ridge * np.eye(len(o))
+        if np.linalg.cond(s_oo) > 1e10:
+            raise ValueError("singular: pass a positive ridge")
+        out[i, m] = mean[m] + cov[np.ix_(m, o)] @ np.linalg.solve(s_oo, out[i, o] - mean[o])
+    return out
+
+
 def _dropout_keeps_first(xs, rate, generator, fill=None):
     """Wrong: a fully dropped example always gets modality 0 back (biased towards one modality)."""
     if not 0 <= rate <= 1 or len(xs) < 2 or len({len(x) for x in xs}) > 1:
@@ -489,10 +536,12 @@ def _dropout_in_place(xs, rate, generator, fill=None):
     ("test_group_gradient_norms", "group_gradient_norms", _norms_without_dot_boundary),
     ("test_cap_gradient_ratio", "cap_gradient_ratio", _cap_always_full),
     ("test_cap_gradient_ratio", "cap_gradient_ratio", _cap_counting_zero_groups),
+    ("test_cap_gradient_ratio", "cap_gradient_ratio", _cap_returning_inputs),
     ("test_gated_fusion_k", "gated_fusion_k", _gate_l1),
     ("test_gated_fusion_k", "gated_fusion_k", _gate_non_strict),
     ("test_conditional_impute", "conditional_impute", _impute_without_centring),
     ("test_conditional_impute", "conditional_impute", _impute_with_pinv),
+    ("test_conditional_impute", "conditional_impute", _impute_row_by_row),
     ("test_modality_dropout_batch", "modality_dropout_batch", _dropout_keeps_first),
     ("test_modality_dropout_batch", "modality_dropout_batch", _dropout_in_place),
 ], ids=lambda value: getattr(value, "__name__", None))
@@ -500,3 +549,14 @@ def test_hidden_tests_catch_a_wrong_implementation(grade_id, name, wrong) -> Non
     with pytest.raises(AssertionError):
         run_test_cell(EXERCISE, grade_id, replace={name: wrong})
 
+
+def test_graded_tasks_cannot_delegate_to_the_helpers() -> None:
+    """A graded function that calls the reference helpers scores nothing (they are switched off)."""
+    def delegating_dropout(xs, rate, generator, fill=None):
+        present = torch.as_tensor(challenges.missing_mask(len(xs[0]), len(xs), rate, generator, drop="each"))
+        filled = [torch.zeros_like(x) if fill is None else fill[k].expand_as(x) for k, x in enumerate(xs)]
+        return [torch.where(present[:, k:k + 1], x, f) for k, (x, f) in enumerate(zip(xs, filled))], present
+
+    with pytest.raises(AssertionError, match="switched off"):
+        run_test_cell(EXERCISE, "test_modality_dropout_batch",
+                      replace={"modality_dropout_batch": delegating_dropout})
