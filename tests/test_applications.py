@@ -4,13 +4,14 @@ the capstone's hidden tests failing for plausible weak solutions."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
-import torch
+from conftest import ROOT, run_test_cell
 from sklearn.cross_decomposition import CCA
 from sklearn.linear_model import LogisticRegression
 
-from conftest import ROOT, run_test_cell
 from helpers import applications, data, fusion, plots, widgets
 
 EXERCISE = ROOT / "solutions" / "ex05_applications" / "ex05_applications.ipynb"
@@ -45,7 +46,8 @@ def test_poe_present_ignores_missing_experts() -> None:
                                applications.poe_many(experts, log_prior), atol=1e-10)
     only_second = np.zeros((12, 3), dtype=bool)
     only_second[:, 1] = True
-    np.testing.assert_allclose(applications.poe_present(experts, only_second, log_prior), experts[1], atol=1e-10)
+    np.testing.assert_allclose(applications.poe_present(experts, only_second, log_prior), experts[1],
+                               atol=1e-10)
 
 
 def test_stratified_folds_balance_every_class() -> None:
@@ -95,7 +97,8 @@ def test_make_diagnosis_missingness_depends_on_the_class() -> None:
 
 def test_make_missing_views_task_shapes_and_missing_rate() -> None:
     train, y, test, yt = data.make_missing_views_task(400, 100, seed=0, dims=(2, 3), missing=0.3)
-    assert [v.shape for v in train] == [(400, 2), (400, 3)] and [v.shape for v in test] == [(100, 2), (100, 3)]
+    assert [v.shape for v in train] == [(400, 2), (400, 3)]
+    assert [v.shape for v in test] == [(100, 2), (100, 3)]
     missing = np.column_stack([np.isnan(v).any(axis=1) for v in train])
     assert not missing.all(axis=1).any() and 0.2 < missing.mean() < 0.35
     assert set(y) <= {0, 1, 2} and len(yt) == 100
@@ -105,14 +108,18 @@ def test_make_missing_views_task_shapes_and_missing_rate() -> None:
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda: applications.canonical_correlations(np.ones((10, 12)), np.ones((10, 2))), "fewer columns than rows"),
-    (lambda: applications.cross_validated_accuracies({"a": np.ones((10, 2))}, np.zeros(9)), "same number of rows"),
+    (lambda: applications.canonical_correlations(np.ones((10, 12)), np.ones((10, 2))),
+     "fewer columns than rows"),
+    (lambda: applications.cross_validated_accuracies({"a": np.ones((10, 2))}, np.zeros(9)),
+     "same number of rows"),
     (lambda: applications.cross_validated_accuracies({}, np.zeros(9)), "non-empty"),
     (lambda: applications.stratified_folds(np.zeros(4), 5), "n_splits must be at most"),
     (lambda: applications.complementarity("digits"), "split must be a ViewSplit"),
-    (lambda: applications.poe_present([np.zeros((4, 2))], np.ones((4, 2), bool), np.zeros(2)), "present must have shape"),
+    (lambda: applications.poe_present([np.zeros((4, 2))], np.ones((4, 2), bool), np.zeros(2)),
+     "present must have shape"),
     (lambda: applications.poe_many([], np.zeros(2)), "at least one expert"),
-    (lambda: applications.gene_lipid_map(np.ones((5, 3)), np.ones((5, 2)), ["a"], ["b", "c"]), "name every column"),
+    (lambda: applications.gene_lipid_map(np.ones((5, 3)), np.ones((5, 2)), ["a"], ["b", "c"]),
+     "name every column"),
     (lambda: applications.digit_split(n_train=2000), "n_train must leave test digits"),
     (lambda: data.make_diagnosis(10, missing_by_class=(0.5, 0.5)), "one probability per class"),
     (lambda: data.make_missing_views_task(10, 10, missing=1.0), "missing must lie in"),
@@ -162,8 +169,8 @@ def test_nutrimouse_leave_one_out_within_the_stated_ranges(mice) -> None:
 
 
 def test_gene_lipid_alignment_survives_held_out_mice(mice) -> None:
-    scores = applications.held_out_canonical_correlation(mice.views["gene"], mice.views["lipid"], n_components=5,
-                                                         seed=0)
+    scores = applications.held_out_canonical_correlation(mice.views["gene"], mice.views["lipid"],
+                                                         n_components=5, seed=0)
     assert scores["in-sample"] > scores["held-out"] > 0.7
     mapping = applications.gene_lipid_map(mice.views["gene"], mice.views["lipid"], mice.feature_names["gene"],
                                           mice.feature_names["lipid"], n_components=5, top=15)
@@ -231,7 +238,8 @@ def test_poe_is_over_confident_when_modalities_share_noise_and_calibrated_when_n
     assert shared["PoE"].ece > shared["MoE"].ece + 0.02
     poe = shared["PoE"]
     filled = poe.count > 0
-    overconfidence = np.sum(poe.count[filled] * (poe.confidence[filled] - poe.accuracy[filled])) / poe.count.sum()
+    gaps = poe.confidence[filled] - poe.accuracy[filled]
+    overconfidence = np.sum(poe.count[filled] * gaps) / poe.count.sum()
     assert overconfidence > 0.03
     independent = applications.diagnosis_calibration(data.make_diagnosis(1500, seed=0, shared=0.0),
                                                      data.make_diagnosis(1500, seed=1, shared=0.0))
@@ -335,3 +343,51 @@ def test_edge_case_tests_catch_a_solution_without_the_majority_rule() -> None:
 
     with pytest.raises(AssertionError, match="most frequent"):
         run_test_cell(EXERCISE, "test_edge_cases", replace={"fit_predict": no_majority_rule})
+
+
+def delegating_poe(train_views, train_labels, test_views):
+    """Sound, but fuses through the reference helper applications.poe_present (switched off while grading)."""
+    labels = np.asarray(train_labels)
+    classes, y = np.unique(labels, return_inverse=True)
+    n_test = len(next(v for v in test_views if v is not None))
+    if len(classes) == 1:
+        return np.repeat(classes, n_test)
+    log_probs, present = [], []
+    for train, test in zip(train_views, test_views):
+        if train is None or test is None:
+            continue
+        seen, here = ~np.isnan(train).any(axis=1), ~np.isnan(test).any(axis=1)
+        mean, std = train[seen].mean(axis=0), train[seen].std(axis=0) + 1e-9
+        model = LogisticRegression(max_iter=2000).fit((train[seen] - mean) / std, y[seen])
+        log_probs.append(model.predict_log_proba(np.nan_to_num((test - mean) / std)))
+        present.append(here)
+    log_prior = np.log(np.bincount(y) / len(y))
+    fused = applications.poe_present(log_probs, np.column_stack(present), log_prior)
+    return classes[fused.argmax(axis=1)]
+
+
+def test_capstone_cannot_delegate_to_the_helpers() -> None:
+    """A fit_predict that calls the reference helpers scores nothing (they are switched off while grading)."""
+    with pytest.raises(AssertionError, match="switched off"):
+        run_test_cell(EXERCISE, "test_complementary_views", replace={"fit_predict": delegating_poe})
+
+
+def test_capstone_test_labels_never_reach_the_students_kernel() -> None:
+    """What travels to the kernel (a case's args) is (train views, train labels, test views): the test labels
+    stay in the grader, which finds them again from the data set named at the end of the case's name."""
+    from coursetools import judge, observations
+
+    plan = judge.plan_notebook(EXERCISE, seed=7)["checks"]
+    assert set(plan) == {"test_complementary_views", "test_sensor_failure", "test_edge_cases"}
+    for grade_id, check in plan.items():
+        inputs = observations.loads(check["cases_json"])
+        assert all(len(args) == 3 for args in inputs), grade_id
+        cell = next(c for c in json.loads(EXERCISE.read_text())["cells"]
+                    if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+        hidden = judge.hidden_namespace(judge.setup_code(EXERCISE), judge.hidden_code(cell))
+        for name, args in zip(check["names"], inputs):
+            task, _ = hidden["data_set"](name)
+            if task is not None:
+                assert len(args[1]) == len(task[1]) and np.array_equal(args[1], task[1]), name
+                assert not any(len(value) == len(task[3]) and np.array_equal(value, task[3])
+                               for value in (args[1], *args[2]) if value is not None), name
