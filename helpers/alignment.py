@@ -241,13 +241,21 @@ class Encoder(nn.Module):
 
     def __init__(self, in_dim: int, dim: int = 8, hidden: int = 64) -> None:
         super().__init__()
-        check_positive_int(in_dim, "in_dim")
+        self.in_dim = check_positive_int(in_dim, "in_dim")
         check_positive_int(dim, "dim")
         check_positive_int(hidden, "hidden")
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _check_features(x, self.in_dim, "x")
         return F.normalize(self.net(x), dim=1)
+
+
+def _check_features(x: torch.Tensor, dim: int, name: str) -> None:
+    """``x`` is an (n, dim) float tensor; ValueError naming ``name`` otherwise."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != dim or not x.is_floating_point():
+        raise ValueError(f"{name} must be a float tensor of shape (n, {dim}), got "
+                         f"{getattr(x, 'shape', type(x).__name__)}")
 
 
 class DualEncoder(nn.Module):
@@ -255,10 +263,12 @@ class DualEncoder(nn.Module):
 
     def __init__(self, x_dim: int, y_dim: int, dim: int = 8, hidden: int = 64) -> None:
         super().__init__()
-        self.encode_x = Encoder(x_dim, dim, hidden)
-        self.encode_y = Encoder(y_dim, dim, hidden)
+        self.encode_x = Encoder(check_positive_int(x_dim, "x_dim"), dim, hidden)
+        self.encode_y = Encoder(check_positive_int(y_dim, "y_dim"), dim, hidden)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _check_features(x, self.encode_x.in_dim, "x")
+        _check_features(y, self.encode_y.in_dim, "y")
         return self.encode_x(x), self.encode_y(y)
 
 
@@ -401,6 +411,13 @@ def compare_representations(features: Mapping[str, tuple[tuple[np.ndarray, np.nd
     """For each named representation ``((train_x, train_y), (test_x, test_y))``: recall@k of
     retrieving y from x on the test pairs (cosine similarity), and the few-label probe accuracy
     of the x-view features. Returns ``{name: {"recall@1": …, "probe@5": …, …}}``."""
+    def is_pair(value: object) -> bool:
+        return isinstance(value, (tuple, list)) and len(value) == 2
+
+    if not isinstance(features, Mapping) or not features or not all(
+            is_pair(pairs) and all(map(is_pair, pairs)) for pairs in features.values()):
+        raise ValueError("features must be a non-empty mapping "
+                         "name -> ((train_x, train_y), (test_x, test_y))")
     table: dict[str, dict[str, float]] = {}
     with train.single_thread():
         for name, ((train_x, _train_y), (test_x, test_y)) in features.items():
@@ -414,6 +431,8 @@ def compare_representations(features: Mapping[str, tuple[tuple[np.ndarray, np.nd
 
 def table_text(table: Mapping[str, Mapping[str, float]], fmt: str = "{:>9.3f}") -> str:
     """A fixed-width text table of ``{row: {column: number}}`` (rows in order, columns of the first row)."""
+    if not isinstance(table, Mapping) or not table or not all(isinstance(r, Mapping) for r in table.values()):
+        raise ValueError("table must be a non-empty mapping row -> {column: number}")
     columns = list(next(iter(table.values())))
     width = max(len(name) for name in table) + 2
     lines = [" " * width + "".join(f"{c:>10s}" for c in columns)]

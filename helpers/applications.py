@@ -97,6 +97,13 @@ def fused_probabilities(train_views: Mapping[str, np.ndarray], y_train: np.ndarr
     """Test-set class probabilities of each view's expert and of the three fusions ``FUSED``:
     "early" (one expert on the standardised concatenation), "late" (mean of the view experts'
     probabilities) and "poe" (product of the view experts, prior divided out M − 1 times)."""
+    train_views, test_views = _check_views(train_views, "train_views"), _check_views(test_views, "test_views")
+    if set(train_views) != set(test_views):
+        raise ValueError(f"test_views must have the views of train_views {sorted(train_views)}, "
+                         f"got {sorted(test_views)}")
+    y_train = as_array(y_train, "y_train", ndim=1, dtype=np.int64)
+    check_same_length(y_train=y_train, **{f"train_views[{k!r}]": v for k, v in train_views.items()})
+    check_positive_int(n_classes, "n_classes", minimum=int(y_train.max(initial=0)) + 1)
     scaled = {name: standardise(train_views[name], test_views[name]) for name in train_views}
     log_probs = {name: _full_log_proba(fit_logistic(tr, y_train, C=C), te, n_classes)
                  for name, (tr, te) in scaled.items()}
@@ -263,9 +270,10 @@ def digit_split(*, n_components: int = 20, n_train: int = 1000, seed: int = 0) -
     components (all 6 for ``mor``), on a seeded random split of ``n_train`` training digits."""
     from .data import load_multiple_features
 
+    check_positive_int(n_components, "n_components")
+    check_positive_int(n_train, "n_train", minimum=20)
     data = load_multiple_features()
     y = data.targets["digit"].astype(np.int64)
-    check_positive_int(n_train, "n_train", minimum=20)
     if n_train >= len(y):
         raise ValueError(f"n_train must leave test digits: below {len(y)}, got {n_train}")
     order = rng_from(seed).permutation(len(y))
@@ -333,6 +341,8 @@ def complementarity(split: ViewSplit, *, C: float = 1.0, n_correlations: int = 5
 def poe_present(log_probs: Sequence[np.ndarray], present: np.ndarray, log_prior: np.ndarray) -> np.ndarray:
     """Product of the experts whose view is present, per example: Σ_{m present} (log p_m − log p(y)) +
     log p(y), normalised. A missing view contributes nothing, so no imputation is needed."""
+    if not len(log_probs):
+        raise ValueError("log_probs must hold at least one expert's (n, K) log-probabilities")
     present = np.asarray(present, dtype=bool)
     if present.shape != (len(log_probs[0]), len(log_probs)):
         raise ValueError(f"present must have shape {(len(log_probs[0]), len(log_probs))}, "
@@ -400,6 +410,12 @@ def _mean_impute(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [np.where(np.isnan(x), mean, x) for x in (train, *others)]
 
 
+def _check_diagnosis(**data_sets: object) -> None:
+    for name, d in data_sets.items():
+        if not all(hasattr(d, a) for a in ("clinical", "imaging", "labels", "imaged")):
+            raise ValueError(f"{name} must be a helpers.data.Diagnosis, got {type(d).__name__}")
+
+
 @single_thread()
 def missingness_strategies(train: "object", tests: Mapping[str, "object"], *, C: float = 1.0,
                            dropout_rate: float = 0.3, hidden: int = 32, epochs: int = 10,
@@ -412,9 +428,7 @@ def missingness_strategies(train: "object", tests: Mapping[str, "object"], *, C:
     * "modality dropout": chapter 04's ``MissingAwareFusion`` with a learned missing embedding,
       trained on the data as they come plus modality dropout at ``dropout_rate``.
     Returns ``accuracy[test name][method]``."""
-    for name, d in {"train": train, **tests}.items():
-        if not all(hasattr(d, a) for a in ("clinical", "imaging", "labels")):
-            raise ValueError(f"{name} must be a helpers.data.Diagnosis, got {type(d).__name__}")
+    _check_diagnosis(train=train, **tests)
     clinical = standardise(train.clinical, *(d.clinical for d in tests.values()))
     imaging = standardise(train.imaging, *(d.imaging for d in tests.values()))
     filled = _mean_impute(imaging[0], *imaging[1:])
@@ -472,6 +486,7 @@ def diagnosis_calibration(train: "object", test: "object", *, C: float = 1.0, n_
                           ) -> dict[str, Reliability]:
     """Calibration of the clinical expert, the imaging expert (trained on imaged cases), and their
     PoE and MoE, on the test cases that have both modalities. Returns ``curves[name]``."""
+    _check_diagnosis(train=train, test=test)
     y = train.labels
     n_classes = int(y.max()) + 1
     clinical = standardise(train.clinical, test.clinical)

@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._checks import as_array, check_choice, check_in_range, check_positive_int, check_same_length, rng_from
-from .fusion import EarlyFusion, LateFusion, mlp
+from .fusion import EarlyFusion, LateFusion, _check_inputs, mlp
 from .train import accuracy, as_tensors, fit, model_device, predict, seeded
 
 REMEDIES: tuple[str, ...] = ("none", "scale", "adaptive")
@@ -135,6 +135,8 @@ def auxiliary_loss(weights: AdaptiveLossWeights | None = None) -> Callable[..., 
     ``model`` is a ``helpers.fusion.LateFusion``; its branches' own logits are the auxiliary
     unimodal heads. Without ``weights`` (or while they are inactive) only the fused loss is used.
     """
+    if weights is not None and not (hasattr(weights, "weights") and hasattr(weights, "active")):
+        raise ValueError(f"weights must be None or an AdaptiveLossWeights, got {type(weights).__name__}")
     names = None if weights is None else list(weights.weights)
 
     def loss_fn(model: LateFusion, *batch: torch.Tensor) -> torch.Tensor:
@@ -375,6 +377,9 @@ def negative_transfer_experiment(x_v: np.ndarray, x_t: np.ndarray, labels: np.nd
                                  ) -> NegativeTransfer:
     """Good-only, average and gated fusion on test views, each modality predicted by
     ``gaussian_posterior`` (the model of clean data); reliability is decided on ``val`` (x_v, x_t, y)."""
+    check_same_length(x_v=as_array(x_v, "x_v", ndim=1), x_t=as_array(x_t, "x_t", ndim=1))
+    if not isinstance(val, (tuple, list)) or len(val) != 3:
+        raise ValueError("val must be a tuple (x_v, x_t, y) of three (n,) arrays")
     p_v, p_t = gaussian_posterior(x_v, good_separation), gaussian_posterior(x_t, poor_separation)
     y = _labels(labels, "labels", len(p_v))
     reliable = more_reliable(gaussian_posterior(val[0], good_separation),
@@ -434,14 +439,15 @@ def missing_mask(n: int, n_views: int, rate: float, seed: int | np.random.Genera
     return present
 
 
-def _check_present(views: Sequence[np.ndarray], present: np.ndarray | None
+def _check_present(views: Sequence[np.ndarray], present: np.ndarray | None, name: str = "views"
                    ) -> tuple[list[np.ndarray], np.ndarray]:
     """The views as float arrays and ``present`` checked: (n, M) bool, at least one view per example,
-    finite rows wherever a view is present. ``present=None``: observed = the rows without NaN."""
+    finite rows wherever a view is present. ``present=None``: observed = the rows without NaN.
+    ``name`` is the argument that holds the views, for the error messages."""
     if isinstance(views, (np.ndarray, torch.Tensor)) or not isinstance(views, Sequence) or not len(views):
-        raise ValueError("views must be a list of (n, d_m) arrays, one per modality")
-    arrays = [as_array(v, f"views[{i}]", ndim=2, finite=False) for i, v in enumerate(views)]
-    check_same_length(**{f"views[{i}]": v for i, v in enumerate(arrays)})
+        raise ValueError(f"{name} must be a list of (n, d_m) arrays, one per modality")
+    arrays = [as_array(v, f"{name}[{i}]", ndim=2, finite=False) for i, v in enumerate(views)]
+    check_same_length(**{f"{name}[{i}]": v for i, v in enumerate(arrays)})
     if present is None:
         present = np.column_stack([~np.isnan(v).any(axis=1) for v in arrays])
     present = np.asarray(present)
@@ -452,7 +458,7 @@ def _check_present(views: Sequence[np.ndarray], present: np.ndarray | None
         raise ValueError("present must keep at least one modality of every example")
     for m, v in enumerate(arrays):
         if not np.isfinite(v[present[:, m]]).all():
-            raise ValueError(f"views[{m}] must be finite in every row that present marks observed "
+            raise ValueError(f"{name}[{m}] must be finite in every row that present marks observed "
                              f"(a missing row is NaN and marked False in present[:, {m}])")
     return arrays, present
 
@@ -549,6 +555,7 @@ class MissingAwareFusion(nn.Module):
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         """Logits (n, n_classes); rows of a modality that are NaN count as missing."""
+        _check_inputs(xs, self.fusion.input_dims)
         filled = []
         for x, embedding in zip(xs, self.missing):
             absent = torch.isnan(x).any(dim=1, keepdim=True)
@@ -616,7 +623,9 @@ def missing_modality_curves(train_views: Sequence[np.ndarray], train_labels: np.
     trained with modality dropout at ``dropout_rate`` (zeros or a learned missing embedding). At test
     time each example loses one modality with probability ``rate`` (the same pattern for every method).
     """
-    test_arrays, _ = _check_present(test_views, None)
+    train_arrays, _ = _check_present(train_views, None, "train_views")
+    _labels(train_labels, "train_labels", len(train_arrays[0]))
+    test_arrays, _ = _check_present(test_views, None, "test_views")
     ty = _labels(test_labels, "test_labels", len(test_arrays[0]))
     common = dict(hidden=hidden, epochs=epochs, batch_size=batch_size, seed=seed)
     complete = train_missing_aware(train_views, train_labels, **common)

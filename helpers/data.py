@@ -211,7 +211,23 @@ class PairedViews:
 
     def subset(self, index: np.ndarray | slice) -> "PairedViews":
         """The pairs at ``index`` (rows of every array)."""
+        _check_row_index(index, len(self.x))
         return PairedViews(self.x[index], self.y[index], self.shared[index], self.labels[index])
+
+
+def _check_row_index(index: np.ndarray | slice, n: int) -> None:
+    """``index`` selects rows of an n-row array: a slice, an (n,) bool mask or integers in −n … n − 1."""
+    if isinstance(index, slice):
+        return
+    array = np.asarray(index)
+    if array.dtype == bool:
+        if array.shape != (n,):
+            raise ValueError(f"index must be a slice, an ({n},) bool mask or row numbers, "
+                             f"got a bool mask of shape {array.shape}")
+    elif array.size and (array.dtype.kind not in "iu" or array.ndim > 1
+                         or np.any((array < -n) | (array >= n))):
+        raise ValueError(f"index must be a slice, an ({n},) bool mask or row numbers in {-n} … {n - 1}, "
+                         f"got {index!r}")
 
 
 def _random_map(inputs: np.ndarray, out_dim: int, nonlinear: bool, rng: np.random.Generator) -> np.ndarray:

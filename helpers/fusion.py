@@ -44,20 +44,26 @@ COMBINE_RULES: tuple[str, ...] = ("logit_sum", "prob_mean")
 # ---------------------------------------------------------------------------------------------
 
 
-def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
-    """A one-hidden-layer perceptron: Linear(in_dim, hidden) → ReLU → Linear(hidden, out_dim)."""
+def _check_layer_sizes(in_dim: int, hidden: int, out_dim: int) -> None:
     for value, name in ((in_dim, "in_dim"), (hidden, "hidden"), (out_dim, "out_dim")):
         check_positive_int(value, name)
+
+
+def mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Sequential:
+    """A one-hidden-layer perceptron: Linear(in_dim, hidden) → ReLU → Linear(hidden, out_dim)."""
+    _check_layer_sizes(in_dim, hidden, out_dim)
     return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, out_dim))
 
 
 def mlp_parameter_count(in_dim: int, hidden: int, out_dim: int) -> int:
     """Weights and biases of ``mlp(in_dim, hidden, out_dim)``: (in_dim + 1)·hidden + (hidden + 1)·out_dim."""
+    _check_layer_sizes(in_dim, hidden, out_dim)
     return (in_dim + 1) * hidden + (hidden + 1) * out_dim
 
 
 def mlp_multiply_adds(in_dim: int, hidden: int, out_dim: int) -> int:
     """Multiply-adds of one forward pass of ``mlp`` for one example: in_dim·hidden + hidden·out_dim."""
+    _check_layer_sizes(in_dim, hidden, out_dim)
     return in_dim * hidden + hidden * out_dim
 
 
@@ -77,7 +83,7 @@ def _check_dims(input_dims: Sequence[int], name: str = "input_dims") -> tuple[in
 def _check_inputs(xs: tuple[torch.Tensor, ...], dims: tuple[int, ...]) -> None:
     """One (n, d_m) tensor per modality, with equal n."""
     if len(xs) != len(dims):
-        raise ValueError(f"expected {len(dims)} modality tensors (one per entry of input_dims), "
+        raise ValueError(f"xs must hold {len(dims)} modality tensors (one per entry of input_dims), "
                          f"got {len(xs)}")
     for i, (x, d) in enumerate(zip(xs, dims)):
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != d:
@@ -219,6 +225,9 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     against k's leading axes, is True for real keys: padded keys get score −∞, hence weight exactly 0.
     Returns (output (..., n_q, d_v), weights (..., n_q, n_k)).
     """
+    if not all(isinstance(t, torch.Tensor) for t in (q, k, v)):
+        raise ValueError(f"q, k and v must be torch tensors, got "
+                         f"{', '.join(type(t).__name__ for t in (q, k, v))}")
     if q.ndim < 2 or k.ndim != q.ndim or v.ndim != q.ndim or q.shape[-1] != k.shape[-1] \
             or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"q (..., n_q, d_k), k (..., n_k, d_k) and v (..., n_k, d_v) do not fit: "
@@ -424,11 +433,25 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, n_bins: in
 # ---------------------------------------------------------------------------------------------
 
 
+def _check_training_data(model: nn.Module, inputs: Sequence[torch.Tensor], labels: torch.Tensor) -> None:
+    """A torch model, a list of input tensors and a (n,) label tensor with the same number of rows."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(inputs, torch.Tensor) or not all(isinstance(x, torch.Tensor) for x in inputs) or not inputs:
+        raise ValueError("inputs must be a non-empty list of tensors, one per model input")
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1:
+        raise ValueError(f"labels must be an (n,) tensor of class indices, got "
+                         f"{getattr(labels, 'shape', type(labels).__name__)}")
+    check_same_length(**{f"inputs[{i}]": x for i, x in enumerate(inputs)}, labels=labels)
+
+
 def train_classifier(model: nn.Module, inputs: Sequence[torch.Tensor], labels: torch.Tensor, *,
                      epochs: int, lr: float = 1e-2, batch_size: int = 64, seed: int = 0,
                      desc: str = "training", progress: bool = True) -> dict[str, list[float]]:
     """Minimise cross-entropy(model(*inputs), labels) with ``helpers.train.fit``; returns its history."""
     from .train import fit
+
+    _check_training_data(model, inputs, labels)
 
     def loss_fn(net: nn.Module, *batch: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(net(*batch[:-1]), batch[-1])
@@ -449,6 +472,7 @@ def train_branches_separately(model: LateFusion, inputs: Sequence[torch.Tensor],
 
     if not isinstance(model, LateFusion):
         raise ValueError(f"model must be a LateFusion, got {type(model).__name__}")
+    _check_training_data(model, inputs, labels)
 
     def loss_fn(net: LateFusion, *batch: torch.Tensor) -> torch.Tensor:
         return sum(nn.functional.cross_entropy(logits, batch[-1])
@@ -507,6 +531,8 @@ def corruption_sweep(probs_v: np.ndarray, probs_t: np.ndarray, labels: np.ndarra
     Returns ``sweep[method][metric]``, one value per rate; methods "vision", "text", "poe", "moe".
     """
     probs_v, labels = _check_labels(probs_v, labels)
+    check_same_shape(probs_v=probs_v, probs_t=check_probabilities(probs_t, "probs_t"))
+    rates = [check_in_range(rate, "rates", 0.0, 1.0) for rate in rates]
     prior = check_probabilities(prior, "prior")
     _check_last_dim(prior, probs_v.shape[1], "prior")
     sweep: dict[str, dict[str, list[float]]] = {m: {} for m in ("vision", "text", "poe", "moe")}

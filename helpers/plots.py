@@ -14,6 +14,15 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ._checks import (
+    as_array,
+    check_in_range,
+    check_positive_int,
+    check_probabilities,
+    check_same_length,
+    check_same_shape,
+)
+
 if TYPE_CHECKING:
     from .applications import Complementarity, GeneLipidMap, Reliability
     from .principles import ViewsRow, XorFit
@@ -55,12 +64,44 @@ def _show_figures_inline() -> None:
 _show_figures_inline()
 
 
+def _check_mapping(value: object, name: str, what: str) -> None:
+    """``value`` is a non-empty mapping (``what`` says of what, for the message)."""
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(f"{name} must be a non-empty mapping {what}, got {type(value).__name__}")
+
+
+def _check_record(value: object, name: str, fields: tuple[str, ...], what: str) -> None:
+    """``value`` has the fields of the record ``what`` (checked by its fields, so a reloaded module's
+    record still passes)."""
+    if not all(hasattr(value, field) for field in fields):
+        raise ValueError(f"{name} must be a {what}, got {type(value).__name__}")
+
+
+def _check_series(series: Mapping[str, Sequence[float]], n: int, name: str, per: str) -> None:
+    """Every entry of ``series`` holds ``n`` values, one per entry of ``per``."""
+    for key, values in series.items():
+        if np.shape(values) != (n,):
+            raise ValueError(f"{name}[{key!r}] must hold one value per entry of {per} ({n}), "
+                             f"got shape {np.shape(values)}")
+
+
+def _check_points(points: np.ndarray, name: str, n: int | None = None) -> np.ndarray:
+    """``points`` as an (n, d ≥ 2) array (the first two columns are drawn)."""
+    points = as_array(points, name, ndim=2)
+    if points.shape[1] < 2 or (n is not None and len(points) != n):
+        rows = "n" if n is None else n
+        raise ValueError(f"{name} must have shape ({rows}, d) with d >= 2, got {points.shape}")
+    return points
+
+
 def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 4.2, height: float = 3.4,
                **subplot_kw: object) -> tuple[Figure, np.ndarray]:
     """A constrained-layout figure of ``nrows × ncols`` panels, each ``width × height`` inches.
 
     Returns the figure and a flat array of its axes.
     """
+    check_positive_int(ncols, "ncols")
+    check_positive_int(nrows, "nrows")
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False, subplot_kw=subplot_kw or None)
     return fig, axes.ravel()
@@ -69,6 +110,7 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, width: float = 4.2, height: fl
 def bar_values(values: Mapping[str, float], *, title: str = "", ylabel: str = "",
                chance: float | None = None, ax: Axes | None = None, fmt: str = "{:.2f}") -> Figure:
     """Bars of named values with the value printed on each bar; optional dashed chance line."""
+    _check_mapping(values, "values", "name -> number")
     fig, (axis,) = new_figure() if ax is None else (ax.figure, np.array([ax]))
     names = list(values)
     heights = [float(values[name]) for name in names]
@@ -87,6 +129,7 @@ def bar_values(values: Mapping[str, float], *, title: str = "", ylabel: str = ""
 def curves(history: Mapping[str, Sequence[float]], *, title: str = "", xlabel: str = "step",
            ylabel: str = "", logy: bool = False, ax: Axes | None = None) -> Figure:
     """One line per named series (e.g. a training history from ``helpers.train.fit``)."""
+    _check_mapping(history, "history", "name -> values")
     fig, (axis,) = new_figure(width=5.5) if ax is None else (ax.figure, np.array([ax]))
     for name, values in history.items():
         axis.plot(np.asarray(values, dtype=float), label=name, color=COLORS.get(name))
@@ -109,6 +152,12 @@ def xor_risk_landscape(a_values: np.ndarray, b_values: np.ndarray, risk: np.ndar
     over (a, b)."""
     from .principles import XOR_POINTS, xor_labels
 
+    a_values, b_values = as_array(a_values, "a_values", ndim=1), as_array(b_values, "b_values", ndim=1)
+    risk = as_array(risk, "risk", ndim=2)
+    if risk.shape != (len(b_values), len(a_values)):
+        raise ValueError(f"risk must have shape (len(b_values), len(a_values)) = "
+                         f"{(len(b_values), len(a_values))}, got {risk.shape}")
+
     fig, (left, right) = new_figure(2, width=4.2, height=3.6)
     labels = xor_labels(XOR_POINTS)
     for label, marker in ((-1, "o"), (1, "s")):
@@ -129,6 +178,9 @@ def xor_decision_boundaries(fit: XorFit, x: np.ndarray, y: np.ndarray, *, limit:
                             resolution: int = 120) -> Figure:
     """One panel per trained XOR classifier (``principles.XorFit``): its P(Y=1) regions, the 0.5
     boundary, the test points (x = (x1, x2), y in {0, 1}) and the held-out accuracy."""
+    _check_record(fit, "fit", ("predict", "accuracy"), "principles.XorFit (from fit_xor_models)")
+    x = _check_points(x, "x")
+    check_same_length(x=x, y=as_array(y, "y", ndim=1))
     names = list(fit.predict)
     fig, axes = new_figure(len(names), width=3.1, height=3.2)
     grid = np.linspace(-limit, limit, resolution)
@@ -150,6 +202,11 @@ def labellings_grid(points: np.ndarray, labellings: np.ndarray,
                     realisable: Mapping[str, np.ndarray]) -> Figure:
     """All labellings of a few 2-D points, one small panel each; the title says which hypothesis
     classes (keys of ``realisable``: name -> bool per labelling) realise it. Unrealisable ones are shaded."""
+    points = _check_points(points, "points")
+    labellings = as_array(labellings, "labellings", ndim=2)
+    if labellings.shape[1] != len(points):
+        raise ValueError(f"labellings must have one column per point ({len(points)}), got {labellings.shape}")
+    _check_series(realisable, len(labellings), "realisable", "labellings")
     n = len(labellings)
     ncols = int(np.ceil(np.sqrt(n)))
     nrows = int(np.ceil(n / ncols))
@@ -172,6 +229,11 @@ def labellings_grid(points: np.ndarray, labellings: np.ndarray,
 def information_and_error(rows: Sequence[ViewsRow], *, title: str = "") -> Figure:
     """Left: I(Y; X) in bits per set of views. Right: Fano's lower bound beside the Bayes error.
     ``rows`` are ``principles.ViewsRow``s."""
+    if not isinstance(rows, Sequence) or not rows:
+        raise ValueError("rows must be a non-empty list of principles.ViewsRow")
+    for i, row in enumerate(rows):
+        _check_record(row, f"rows[{i}]", ("views", "information", "fano_bound", "bayes_error"),
+                      "principles.ViewsRow")
     fig, (left, right) = new_figure(2, width=4.0, height=3.2)
     names = [r.views for r in rows]
     position = np.arange(len(rows))
@@ -199,6 +261,9 @@ def information_and_error(rows: Sequence[ViewsRow], *, title: str = "") -> Figur
 def grouped_bars(groups: Mapping[str, Mapping[str, float]], *, ylabel: str = "", title: str = "",
                  fmt: str = "{:.2f}") -> Figure:
     """Bars of several named series side by side over the same categories: groups[series][category]."""
+    _check_mapping(groups, "groups", "series -> {category: number}")
+    for name, group in groups.items():
+        _check_mapping(group, f"groups[{name!r}]", "category -> number")
     fig, (axis,) = new_figure(width=7.0, height=3.4)
     series = list(groups)
     categories = list(next(iter(groups.values())))
@@ -221,6 +286,12 @@ def learning_curves_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray
                            floors: Mapping[str, float] | None = None) -> Figure:
     """Mean held-out error against the training-set size (log scale) with a band of one standard
     deviation over repetitions; optional target line, samples needed (dotted) and Bayes-error floors."""
+    sizes = as_array(sizes, "sizes", ndim=1)
+    _check_mapping(errors, "errors", "name -> (repeats, len(sizes)) array")
+    for name, errs in errors.items():
+        if np.ndim(errs) != 2 or np.shape(errs)[1] != len(sizes):
+            raise ValueError(f"errors[{name!r}] must have shape (repeats, {len(sizes)}), "
+                             f"got {np.shape(errs)}")
     fig, (axis,) = new_figure(width=6.0, height=3.8)
     palette = [PALETTE["blue"], PALETTE["green"], PALETTE["orange"], PALETTE["purple"]]
     for k, (name, errs) in enumerate(errors.items()):
@@ -251,6 +322,8 @@ def learning_curves_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray
 def paired_views(latent: np.ndarray, x: np.ndarray, y: np.ndarray, color: np.ndarray, *,
                  titles: Sequence[str] = ("shared latent z", "view x = f_x(z)", "view y = f_y(z)")) -> Figure:
     """Three scatter plots (first two columns of each) coloured alike: the latent and its two views."""
+    n = len(as_array(color, "color", ndim=1))
+    latent, x, y = (_check_points(v, name, n) for v, name in ((latent, "latent"), (x, "x"), (y, "y")))
     fig, axes = new_figure(3, width=3.4, height=3.2)
     for axis, points, title in zip(axes, (latent, x, y), titles):
         axis.scatter(points[:, 0], points[:, 1], c=color, cmap="viridis", s=8)
@@ -261,6 +334,9 @@ def paired_views(latent: np.ndarray, x: np.ndarray, y: np.ndarray, color: np.nda
 def procrustes_before_after(x: np.ndarray, y: np.ndarray, aligned: np.ndarray, *, title: str = "",
                             links: int = 40) -> Figure:
     """Left: x and y with lines joining ``links`` pairs; right: Procrustes-aligned x over y."""
+    x = _check_points(x, "x")
+    y, aligned = _check_points(y, "y", len(x)), _check_points(aligned, "aligned", len(x))
+    check_positive_int(links, "links")
     fig, axes = new_figure(2, width=3.8, height=3.4)
     for axis, source, name in ((axes[0], x, "x (before)"), (axes[1], aligned, "s x R + t (after)")):
         step = max(1, len(x) // links)
@@ -280,6 +356,10 @@ def procrustes_before_after(x: np.ndarray, y: np.ndarray, aligned: np.ndarray, *
 def triplet_geometry(anchor: np.ndarray, positive: np.ndarray, negative: np.ndarray,
                      gradients: Mapping[str, np.ndarray], *, step: float = 0.15) -> Figure:
     """One 2-D triplet with the descent direction −∂L/∂(point) drawn on a, p and n."""
+    for point, name in ((anchor, "anchor"), (positive, "positive"), (negative, "negative")):
+        if np.shape(point) != (2,) or np.shape(gradients.get(name)) != (2,):
+            raise ValueError(f"{name} and gradients[{name!r}] must be 2-D points of shape (2,), got "
+                             f"{np.shape(point)} and {np.shape(gradients.get(name))}")
     fig, (axis,) = new_figure(width=4.6, height=4.0)
     points = {"anchor": anchor, "positive": positive, "negative": negative}
     colours = {"anchor": COLORS["vision"], "positive": COLORS["fused"], "negative": COLORS["negative"]}
@@ -297,6 +377,10 @@ def triplet_geometry(anchor: np.ndarray, positive: np.ndarray, negative: np.ndar
 
 def distance_histograms(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]) -> Figure:
     """Histograms of matched vs unmatched squared distances before and after training."""
+    for distances, name in ((before, "before"), (after, "after")):
+        if not isinstance(distances, Mapping) or not {"matched", "unmatched"} <= set(distances):
+            raise ValueError(f"{name} must map 'matched' and 'unmatched' to distances "
+                             "(alignment.pair_distances)")
     fig, axes = new_figure(2, width=4.0, height=3.2)
     bins = np.linspace(0.0, 4.0, 41)
     for axis, distances, title in ((axes[0], before, "before training"), (axes[1], after, "after training")):
@@ -311,6 +395,7 @@ def distance_histograms(before: Mapping[str, np.ndarray], after: Mapping[str, np
 
 def similarity_matrix(similarity: np.ndarray, *, title: str = "cosine similarity S_ij") -> Figure:
     """A heatmap of a (small) similarity matrix: the diagonal holds the true matches."""
+    similarity = as_array(similarity, "similarity", ndim=2)
     fig, (axis,) = new_figure(width=4.2, height=3.6)
     image = axis.imshow(similarity, cmap="coolwarm", vmin=-1, vmax=1)
     fig.colorbar(image, ax=axis)
@@ -325,6 +410,7 @@ def softmax_temperature(similarities: np.ndarray, temperature: float,
     with outlines at the ``reference`` temperatures for comparison."""
     from .alignment import softmax_over_similarities
 
+    similarities = as_array(similarities, "similarities", ndim=1)
     fig, (axis,) = new_figure(width=5.5, height=3.2)
     index = np.arange(len(similarities))
     probabilities = softmax_over_similarities(similarities, temperature)
@@ -342,6 +428,7 @@ def softmax_temperature(similarities: np.ndarray, temperature: float,
 def representation_comparison(table: Mapping[str, Mapping[str, float]]) -> Figure:
     """Left: retrieval recall@k per representation (grouped bars); right: probe accuracy vs labels
     per class."""
+    _check_mapping(table, "table", "representation -> {'recall@k' or 'probe@m': number}")
     fig, axes = new_figure(2, width=4.6, height=3.4)
     names = list(table)
     recalls = [key for key in next(iter(table.values())) if key.startswith("recall@")]
@@ -375,6 +462,9 @@ def interaction_regions(models: Mapping[str, object], x_v: np.ndarray, x_t: np.n
 
     from .train import predict
 
+    x_v, x_t = as_array(x_v, "x_v", ndim=2), as_array(x_t, "x_t", ndim=2)
+    check_same_length(x_v=x_v, x_t=x_t, y=as_array(y, "y", ndim=1))
+    _check_mapping(models, "models", "name -> two-input torch model")
     grid = np.linspace(-extent, extent, resolution)
     gv, gt = np.meshgrid(grid, grid)
     fig, axes = new_figure(len(models), width=3.6, height=3.3)
@@ -400,7 +490,16 @@ def attention_heatmap(weights: np.ndarray, text_words: Sequence[int], audio_word
     matches boxed."""
     from matplotlib.patches import Rectangle
 
-    weights = np.asarray(weights, dtype=float)
+    weights = as_array(weights, "weights", ndim=2)
+    for values, name, size in ((text_words, "text_words", weights.shape[0]),
+                               (audio_words, "audio_words", weights.shape[1]),
+                               (audio_flags, "audio_flags", weights.shape[1])):
+        if len(values) != size:
+            raise ValueError(f"{name} must hold {size} entries (weights has shape {weights.shape}), "
+                             f"got {len(values)}")
+    if len(match) > weights.shape[0]:
+        raise ValueError(f"match must hold at most one frame per text token ({weights.shape[0]}), "
+                         f"got {len(match)}")
     fig, (axis,) = new_figure(width=0.55 * weights.shape[1] + 2.2, height=0.5 * weights.shape[0] + 1.8)
     image = axis.imshow(weights, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     axis.grid(False)
@@ -418,6 +517,8 @@ def attention_heatmap(weights: np.ndarray, text_words: Sequence[int], audio_word
 
 def cost_curves(lengths: Sequence[int], costs: Mapping[str, Sequence[float]], *, title: str = "") -> Figure:
     """Multiply-adds per example against sequence length, one line per architecture (log–log axes)."""
+    _check_mapping(costs, "costs", "architecture -> multiply-adds per length")
+    _check_series(costs, len(as_array(lengths, "lengths", ndim=1)), "costs", "lengths")
     fig, (axis,) = new_figure(width=5.2, height=3.6)
     for name, values in costs.items():
         axis.plot(lengths, values, marker="o", ms=3, label=name)
@@ -434,7 +535,10 @@ def gaussian_experts(means: Sequence[float], variances: Sequence[float], *, weig
     def pdf(x: np.ndarray, mean: float, var: float) -> np.ndarray:
         return np.exp(-(x - mean) ** 2 / (2 * var)) / np.sqrt(2 * np.pi * var)
 
-    means, variances = np.asarray(means, dtype=float), np.asarray(variances, dtype=float)
+    means, variances = as_array(means, "means"), as_array(variances, "variances")
+    if means.shape != (2,):
+        raise ValueError(f"means must hold the two experts' means, shape (2,), got {means.shape}")
+    check_same_shape(means=means, variances=variances)
     mean_p, var_p = gaussian_product(means, variances)
     spread = 4 * np.sqrt(variances.max())
     x = np.linspace(means.min() - spread, means.max() + spread, 400)
@@ -456,9 +560,11 @@ def fused_distributions(probs_v: Sequence[float], probs_t: Sequence[float], weig
     in the legend."""
     from .fusion import entropy, mixture_of_experts, product_of_experts
 
-    probs_v, probs_t = np.asarray(probs_v, dtype=float), np.asarray(probs_t, dtype=float)
+    probs_v, probs_t = check_probabilities(probs_v, "probs_v"), check_probabilities(probs_t, "probs_t")
+    check_same_shape(probs_v=probs_v, probs_t=probs_t)
     n_classes = len(probs_v)
-    prior = np.full(n_classes, 1.0 / n_classes) if prior is None else np.asarray(prior, dtype=float)
+    prior = np.full(n_classes, 1.0 / n_classes) if prior is None else check_probabilities(prior, "prior")
+    check_same_shape(probs_v=probs_v, prior=prior)
     floor = np.finfo(float).tiny
     dists = {"expert v": probs_v, "expert t": probs_t,
              "PoE": np.exp(product_of_experts(np.log(np.maximum(probs_v, floor)),
@@ -479,6 +585,8 @@ def fused_distributions(probs_v: Sequence[float], probs_t: Sequence[float], weig
 
 def poe_vs_moe_binary(p_v: float, p_t: float, weight: float) -> Figure:
     """Two binary experts, P(class 0) = p_v and p_t, fused by PoE (uniform prior) and by MoE with weight w."""
+    check_in_range(p_v, "p_v", 0.0, 1.0)
+    check_in_range(p_t, "p_t", 0.0, 1.0)
     return fused_distributions([p_v, 1 - p_v], [p_t, 1 - p_t], weight,
                                title=f"p_v={p_v:.2f}, p_t={p_t:.2f}, w={weight:.2f}")
 
@@ -486,6 +594,11 @@ def poe_vs_moe_binary(p_v: float, p_t: float, weight: float) -> Figure:
 def veto_examples(probs_v: np.ndarray, probs_t: np.ndarray, labels: np.ndarray, indices: Sequence[int], *,
                   prior: Sequence[float], weight: float = 0.5) -> Figure:
     """One panel per chosen example: a confident right expert v, a confidently wrong expert t, PoE and MoE."""
+    probs_v, probs_t = as_array(probs_v, "probs_v", ndim=2), as_array(probs_t, "probs_t", ndim=2)
+    check_same_shape(probs_v=probs_v, probs_t=probs_t)
+    check_same_length(probs_v=probs_v, labels=as_array(labels, "labels", ndim=1))
+    if not len(indices) or any(not 0 <= int(i) < len(probs_v) for i in indices):
+        raise ValueError(f"indices must list examples in 0 … {len(probs_v) - 1}, got {list(indices)}")
     fig, axes = new_figure(len(indices), width=4.0, height=3.2)
     for axis, i in zip(axes, indices):
         fused_distributions(probs_v[i], probs_t[i], weight, prior=prior, label=int(labels[i]),
@@ -495,6 +608,12 @@ def veto_examples(probs_v: np.ndarray, probs_t: np.ndarray, labels: np.ndarray, 
 
 def corruption_curves(rates: Sequence[float], sweep: Mapping[str, Mapping[str, Sequence[float]]]) -> Figure:
     """Accuracy, NLL and ECE of each method against the rate at which expert t is confidently wrong."""
+    n = len(as_array(rates, "rates", ndim=1))
+    for method in ("vision", "text", "poe", "moe"):
+        if not isinstance(sweep, Mapping) or not isinstance(sweep.get(method), Mapping):
+            raise ValueError(f"sweep must map {method!r} to its metrics (fusion.corruption_sweep)")
+        _check_series({m: sweep[method].get(m) for m in ("accuracy", "nll", "ece")}, n,
+                      f"sweep[{method!r}]", "rates")
     fig, axes = new_figure(3, width=3.6, height=3.2)
     names = {"vision": "expert v", "text": "expert t (corrupted)", "poe": "PoE", "moe": "MoE"}
     for axis, metric in zip(axes, ("accuracy", "nll", "ece")):
@@ -529,6 +648,10 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
     the step where the monitor fired (and, with gradient scaling, the ratio after rescaling).
     Bottom: the weak branch's own test accuracy during training, beside what it reaches alone.
     """
+    if not runs or not all(hasattr(run, "history") and hasattr(run, "probe_every") for run in runs):
+        raise ValueError("runs must be a non-empty list of challenges.DominanceRun")
+    check_in_range(threshold, "threshold", 0.0, float("inf"), low_open=True)
+    check_positive_int(window, "window")
     fig, axes = new_figure(len(runs), 2, width=3.6, height=2.8)
     for col, run in enumerate(runs):
         top, bottom = axes[col], axes[len(runs) + col]
@@ -560,6 +683,8 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
 def gated_fusion_sweep(taus: Sequence[float], accuracies: Sequence[float], *, good_only: float,
                        average: float, tau: float | None = None, ax: Axes | None = None) -> Figure:
     """Chapter 04, negative transfer: accuracy of gated fusion against τ, beside good-only and averaging."""
+    check_same_length(taus=as_array(taus, "taus", ndim=1),
+                      accuracies=as_array(accuracies, "accuracies", ndim=1))
     fig, (axis,) = new_figure(width=5.0) if ax is None else (ax.figure, np.array([ax]))
     axis.plot(taus, accuracies, marker=".", color=COLORS["fused"], label="gated fusion")
     axis.axhline(good_only, ls="--", color=COLORS["vision"], label=f"good modality only ({good_only:.3f})")
@@ -576,6 +701,12 @@ def gated_fusion_decisions(p_v: np.ndarray, p_t: np.ndarray, labels: np.ndarray,
                            reliable: int = 0, ax: Axes | None = None, max_points: int = 600) -> Figure:
     """Chapter 04: each example at (p_v, p_t); inside the band |p_v − p_t| < τ the two are averaged,
     outside the gate keeps the reliable modality. Crosses mark examples the gated rule gets wrong."""
+    check_same_length(p_v=as_array(p_v, "p_v", ndim=1), p_t=as_array(p_t, "p_t", ndim=1),
+                      labels=as_array(labels, "labels", ndim=1))
+    check_in_range(tau, "tau", 0.0, float("inf"))
+    if reliable not in (0, 1):
+        raise ValueError(f"reliable must be 0 (v) or 1 (t), got {reliable!r}")
+    check_positive_int(max_points, "max_points")
     fig, (axis,) = new_figure(width=3.8, height=3.6) if ax is None else (ax.figure, np.array([ax]))
     p_v, p_t, labels = (np.asarray(a)[:max_points] for a in (p_v, p_t, labels))
     grid = np.linspace(0, 1, 2)
@@ -607,6 +738,9 @@ def gated_fusion_panel(p_v: np.ndarray, p_t: np.ndarray, labels: np.ndarray, tau
 def missing_modality_panels(results: Mapping[str, Mapping[str, Sequence[float]]],
                             rates: Sequence[float]) -> Figure:
     """Chapter 04, missing modalities: accuracy against the missing rate, one panel per data set."""
+    _check_mapping(results, "results", "data set -> {method: accuracy per rate}")
+    for name, curves in results.items():
+        _check_series(curves, len(as_array(rates, "rates", ndim=1)), f"results[{name!r}]", "rates")
     styles = {"zero-fill": ("#7f7f7f", "o"), "Gaussian imputation": ("#1f77b4", "s"),
               "dropout (zeros)": ("#2ca02c", "^"), "dropout (learned)": ("#d62728", "v")}
     fig, axes = new_figure(len(results), width=3.8, height=3.3)
@@ -627,6 +761,8 @@ def missing_modality_panels(results: Mapping[str, Mapping[str, Sequence[float]]]
 def cv_spread(results: Mapping[str, Mapping[str, np.ndarray]], *, n: int) -> Figure:
     """Chapter 05, small data: one panel per target; every dot is one repeat of cross-validation, the
     bar its mean, the whisker ± one binomial standard error √(a(1 − a)/n) around the mean."""
+    _check_mapping(results, "results", "target -> {method: accuracies}")
+    check_positive_int(n, "n")
     fig, axes = new_figure(len(results), width=4.2, height=3.4)
     for axis, (target, accuracies) in zip(axes, results.items()):
         for k, (method, values) in enumerate(accuracies.items()):
@@ -648,6 +784,9 @@ def gene_lipid_figure(mapping: GeneLipidMap, labels: np.ndarray, class_names: Se
                       markers: np.ndarray | None = None, marker_names: Sequence[str] = ()) -> Figure:
     """Chapter 05, alignment: the first canonical pair (gene side u, lipid side v) coloured by class
     (marker by a second grouping), and the gene × lipid correlation heatmap in canonical order."""
+    _check_record(mapping, "mapping", ("corr", "genes", "lipids", "variates", "rho"),
+                  "applications.GeneLipidMap")
+    check_same_length(labels=np.asarray(labels), variates=mapping.variates)
     fig = Figure(figsize=(12.5, 4.6), layout="constrained")
     left, right = fig.subplots(1, 2, width_ratios=[1, 2.3])
     palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
@@ -676,6 +815,8 @@ def gene_lipid_figure(mapping: GeneLipidMap, labels: np.ndarray, class_names: Se
 def complementarity_figure(result: Complementarity) -> Figure:
     """Chapter 05, six views: the gain of every pair over its better member (diagonal: the view's own
     accuracy, in grey) and, for every pair, gain against how predictable one view is from the other."""
+    _check_record(result, "result", ("names", "single", "gain", "redundancy"),
+                  "applications.Complementarity")
     fig, axes = new_figure(2, width=5.0, height=4.2)
     names, m = list(result.names), len(result.names)
     gain = np.array(result.gain, dtype=float)
@@ -706,6 +847,8 @@ def complementarity_figure(result: Complementarity) -> Figure:
 def missing_views_figure(curves: Mapping[str, Sequence[float]], rates: Sequence[float], *,
                          best_single: float | None = None) -> Figure:
     """Chapter 05: accuracy against the probability that each view is missing (independently)."""
+    _check_mapping(curves, "curves", "method -> accuracy per rate")
+    _check_series(curves, len(as_array(rates, "rates", ndim=1)), "curves", "rates")
     fig, (axis,) = new_figure(width=5.6, height=3.6)
     palette = [PALETTE["grey"], PALETTE["blue"], PALETTE["green"], PALETTE["red"]]
     for k, (name, values) in enumerate(curves.items()):
@@ -721,6 +864,10 @@ def missing_views_figure(curves: Mapping[str, Sequence[float]], rates: Sequence[
 def reliability_diagram(curves: Mapping[str, Reliability], *, title: str = "") -> Figure:
     """Chapter 05: accuracy against confidence per bin (the diagonal is perfect calibration), one line
     per predictor with its ECE in the legend; below the diagonal means over-confident."""
+    _check_mapping(curves, "curves", "name -> applications.Reliability")
+    for name, curve in curves.items():
+        _check_record(curve, f"curves[{name!r}]", ("confidence", "accuracy", "count", "ece"),
+                      "applications.Reliability (from reliability_curve)")
     fig, (axis,) = new_figure(width=4.6, height=4.2)
     axis.plot([0, 1], [0, 1], ls="--", color=COLORS["chance"], lw=1, label="perfectly calibrated")
     palette = {"clinical": COLORS["vision"], "imaging": COLORS["text"], "PoE": COLORS["poe"],

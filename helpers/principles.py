@@ -474,6 +474,10 @@ def gaussian_views_summary(sigmas: Sequence[float]) -> list[ViewsRow]:
 
 def format_rows(rows: Sequence[ViewsRow]) -> str:
     """A plain-text table of ``ViewsRow``s, one line per set of views."""
+    fields = ("views", "information", "fano_bound", "bayes_error")
+    if not isinstance(rows, Sequence) or not all(hasattr(r, f) for r in rows for f in fields):
+        raise ValueError("rows must be a list of ViewsRow "
+                         "(from flip_views_summary or gaussian_views_summary)")
     lines = [f"{'views':>6} | {'I(Y;X) bits':>11} | {'Fano bound':>10} | {'Bayes error':>11}"]
     lines += [f"{r.views:>6} | {r.information:11.3f} | {r.fano_bound:10.3f} | {r.bayes_error:11.3f}"
               for r in rows]

@@ -47,6 +47,9 @@ def helpers_disabled(namespace: MutableMapping[str, Any] | None = None) -> Itera
     ``namespace`` (a notebook's ``globals()``) has names bound to those objects stubbed as well,
     e.g. after ``from helpers.fusion import product_of_experts``. Everything is restored on exit.
     """
+    if namespace is not None and not isinstance(namespace, MutableMapping):
+        raise ValueError(f"namespace must be None or a notebook's globals() (a dict), "
+                         f"got {type(namespace).__name__}")
     saved_modules: list[tuple[Any, str, Any]] = []
     saved_names: list[tuple[str, Any]] = []
     stubs: dict[int, Any] = {}
@@ -74,6 +77,9 @@ def helpers_disabled(namespace: MutableMapping[str, Any] | None = None) -> Itera
 
 def assert_close(actual: Any, expected: Any, what: str, *, rtol: float = 1e-6, atol: float = 1e-8) -> None:
     """AssertionError saying what is wrong (shape, NaN, or the largest difference) unless close."""
+    for tolerance, name in ((rtol, "rtol"), (atol, "atol")):
+        if not np.isfinite(tolerance) or tolerance < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {tolerance!r}")
     actual_array = np.asarray(_to_numpy(actual), dtype=float)
     expected_array = np.asarray(_to_numpy(expected), dtype=float)
     if actual_array.shape != expected_array.shape:

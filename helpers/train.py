@@ -15,6 +15,7 @@ import contextlib
 import itertools
 from typing import Callable, Iterator, Sequence
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -37,6 +38,10 @@ def seeded(seed: int) -> Iterator[None]:
 
 def as_tensors(*arrays: object, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, ...]:
     """NumPy arrays (or tensors) as torch tensors; integer arrays keep an integer dtype (labels)."""
+    for i, array in enumerate(arrays):
+        if not isinstance(array, torch.Tensor) and np.asarray(array).dtype.kind not in "biuf":
+            raise ValueError(f"arrays[{i}] must be a numeric array or tensor, got {type(array).__name__} "
+                             f"of dtype {np.asarray(array).dtype}")
     tensors = []
     for array in arrays:
         tensor = torch.as_tensor(array)
@@ -107,6 +112,11 @@ def fit(model: torch.nn.Module, loss_fn: LossFn, tensors: Sequence[torch.Tensor]
 @torch.no_grad()
 def predict(model: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
     """``model(*inputs)`` in eval mode without gradients, on the model's device, returned on the CPU."""
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not all(isinstance(x, torch.Tensor) for x in inputs):
+        raise ValueError(f"inputs must be tensors (helpers.train.as_tensors converts arrays), got "
+                         f"{[type(x).__name__ for x in inputs]}")
     model.eval()
     target = model_device(model)
     with single_thread():
