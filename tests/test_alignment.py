@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 import scipy.linalg
 import torch
 import torch.nn.functional as F
-
 from conftest import ROOT, run_test_cell
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from helpers import alignment, data
 
 EX02 = ROOT / "solutions" / "ex02_alignment" / "ex02_alignment.ipynb"
@@ -93,9 +93,11 @@ def test_triplet_loss_formula_and_gradient_directions() -> None:
 
 def test_gradients_pass_gradcheck_in_float64() -> None:
     generator = torch.Generator().manual_seed(1)
-    a, p, n = (torch.randn(6, 3, generator=generator, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    a, p, n = (torch.randn(6, 3, generator=generator, dtype=torch.float64, requires_grad=True)
+               for _ in range(3))
     assert torch.autograd.gradcheck(lambda a, p, n: alignment.triplet_loss(a, p, n, margin=3.0), (a, p, n))
-    za, zb = (torch.randn(5, 4, generator=generator, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    za, zb = (torch.randn(5, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+              for _ in range(2))
     assert torch.autograd.gradcheck(lambda a, b: alignment.info_nce(a, b, 0.3, symmetric=True), (za, zb))
 
 
@@ -103,7 +105,8 @@ def test_gradients_pass_gradcheck_in_float64() -> None:
 
 def test_recall_at_k_known_answers_and_pessimistic_ties() -> None:
     s = np.array([[0.9, 0.1, 0.3], [0.2, 0.5, 0.8], [0.5, 0.5, 0.5]])
-    assert alignment.recall_at_k(s, 1) == pytest.approx(1 / 3)  # query 1 misses, query 2 ties (counts against)
+    # query 1 misses, query 2 ties (counts against)
+    assert alignment.recall_at_k(s, 1) == pytest.approx(1 / 3)
     assert alignment.recall_at_k(s, 2) == pytest.approx(2 / 3)
     assert alignment.recall_at_k(s, 3) == 1.0
     assert alignment.recall_at_k(np.eye(50), 1) == 1.0
@@ -125,7 +128,8 @@ def test_few_label_probe_separable_classes() -> None:
     (lambda: alignment.procrustes(np.ones((5, 2)), np.ones((5, 2))), "constant"),
     (lambda: alignment.procrustes([[np.nan, 1.0], [0.0, 1.0]], np.ones((2, 2))), "finite"),
     (lambda: alignment.triplet_loss(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(4, 2)), "same shape"),
-    (lambda: alignment.triplet_loss(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 2), margin=-1), "margin"),
+    (lambda: alignment.triplet_loss(torch.zeros(3, 2), torch.zeros(3, 2), torch.zeros(3, 2), margin=-1),
+     "margin"),
     (lambda: alignment.info_nce(torch.zeros(3, 2), torch.zeros(3, 2), temperature=0.0), "temperature"),
     (lambda: alignment.info_nce(np.zeros((3, 2)), torch.zeros(3, 2)), "za must be a float tensor"),
     (lambda: alignment.recall_at_k(np.ones((3, 4)), 1), "square"),
@@ -156,7 +160,8 @@ def test_c4_procrustes_recovers_translation_rotation_scale_and_flags_nonlinearit
     assert linear_residual < 0.06
     bent = data.procrustes_pair(200, 2, degrees=40.0, scale=1.5, noise=0.05, warp=0.2, seed=0)
     bent_fit = alignment.procrustes(bent.x, bent.y)
-    refit = alignment.relative_residual(alignment.polynomial_refit(bent_fit.transform(bent.x), bent.y, 3), bent.y)
+    refit = alignment.relative_residual(alignment.polynomial_refit(bent_fit.transform(bent.x), bent.y, 3),
+                                        bent.y)
     assert bent_fit.relative_residual > 4 * linear_residual, "a nonlinear relation leaves a large residual"
     assert refit < 0.2 * bent_fit.relative_residual, "a per-dimension cubic removes most of it"
     # real data: pix -> kar is far more linear than fou -> kar; both beat the shuffled baseline
@@ -321,7 +326,7 @@ def _recall_argsort(similarity, targets, k):
     return float(np.mean([t in row for t, row in zip(np.asarray(targets), order)]))
 
 
-@pytest.mark.parametrize("grade_id, name, wrong", [
+EX02_WRONG = [
     ("test_proper_procrustes", "proper_procrustes", _procrustes_plain),
     ("test_proper_procrustes", "proper_procrustes", _procrustes_flip_but_old_scale),
     ("test_batch_hard_triplet_loss", "batch_hard_triplet_loss", _batch_hard_with_self),
@@ -334,10 +339,34 @@ def _recall_argsort(similarity, targets, k):
     ("test_expected_recall_at_k", "expected_recall_at_k", _recall_optimistic),
     ("test_expected_recall_at_k", "expected_recall_at_k", _recall_pessimistic),
     ("test_expected_recall_at_k", "expected_recall_at_k", _recall_argsort),
-], ids=lambda value: getattr(value, "__name__", None))
+]
+
+
+def _judged(notebook, grade_id: str, replace: dict | None, seed: int = 0):
+    """The judge's verdict alone, without the visible asserts: points come only from the judge."""
+    from conftest import _cells, _namespace_before
+
+    from coursetools import judge
+
+    cell = next(c for c in _cells(notebook) if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    student, reference = (_namespace_before(notebook, grade_id, r) for r in (replace, None))
+    return judge.judge_in_process(judge.setup_code(notebook), judge.hidden_code(cell), student, reference,
+                                  seed)
+
+
+@pytest.mark.parametrize("grade_id, name, wrong", EX02_WRONG,
+                         ids=lambda value: getattr(value, "__name__", None))
 def test_ex02_hidden_tests_catch_a_wrong_implementation(grade_id: str, name: str, wrong) -> None:
     with pytest.raises(AssertionError):
         run_test_cell(EX02, grade_id, replace={name: wrong})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("grade_id, name, wrong", EX02_WRONG,
+                         ids=lambda value: getattr(value, "__name__", None))
+def test_ex02_judge_alone_fails_a_wrong_implementation(grade_id: str, name: str, wrong, seed: int) -> None:
+    result = _judged(EX02, grade_id, {name: wrong}, seed)
+    assert not result.passed and "failed" in result.message
 
 
 @pytest.mark.parametrize("grade_id", ["test_proper_procrustes", "test_batch_hard_triplet_loss",
@@ -355,6 +384,8 @@ def test_ex02_hidden_tests_refuse_delegating_to_helpers() -> None:
 
     with pytest.raises((AssertionError, HelpersDisabledError)):
         run_test_cell(EX02, "test_expected_recall_at_k", replace={"expected_recall_at_k": delegating})
+    result = _judged(EX02, "test_expected_recall_at_k", {"expected_recall_at_k": delegating})
+    assert not result.passed and "switched off" in result.message
 
 
 # --- the chapter's figures and widgets --------------------------------------------------------

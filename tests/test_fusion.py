@@ -9,11 +9,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, run_test_cell
 from scipy.special import logsumexp
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from conftest import ROOT, run_test_cell
 from helpers import data, fusion
 from helpers.train import accuracy, as_tensors, predict, seeded
 
@@ -65,7 +65,8 @@ def test_multiply_adds_equal_torch_flop_count(n_q: int, n_c: int) -> None:
     assert pooled.multiply_adds(n_q, n_c) == pooling_sums + _counted_multiply_adds(
         pooled, torch.randn(1, n_q, 16), torch.randn(1, n_c, 17))
     early = fusion.EarlyFusion([n_q * 16, n_c * 17], 32, 2)
-    assert early.multiply_adds() == _counted_multiply_adds(early, torch.randn(1, n_q * 16), torch.randn(1, n_c * 17))
+    assert early.multiply_adds() == _counted_multiply_adds(early, torch.randn(1, n_q * 16),
+                                                           torch.randn(1, n_c * 17))
     late = fusion.LateFusion([n_q, n_c], 8, 3)
     assert late.multiply_adds() == _counted_multiply_adds(late, torch.randn(1, n_q), torch.randn(1, n_c))
 
@@ -149,8 +150,8 @@ def test_product_of_experts_is_bayes_and_flat_under_conflict() -> None:
     prior = np.array([0.6, 0.3, 0.1])
     pv, pt = np.array([0.5, 0.3, 0.2]), np.array([0.2, 0.2, 0.6])
     expected = pv * pt / prior
-    np.testing.assert_allclose(np.exp(fusion.product_of_experts(np.log(pv) + 3.0, np.log(pt) - 1.0, np.log(prior))),
-                               expected / expected.sum())
+    fused = fusion.product_of_experts(np.log(pv) + 3.0, np.log(pt) - 1.0, np.log(prior))
+    np.testing.assert_allclose(np.exp(fused), expected / expected.sum())
 
 
 def test_mixture_gaussians_entropy_nll_ece() -> None:
@@ -159,9 +160,11 @@ def test_mixture_gaussians_entropy_nll_ece() -> None:
     np.testing.assert_allclose(fusion.mixture_of_experts(pv, pt, 0.25), [[0.5, 0.5]])
     mean, var = fusion.gaussian_product(np.array([0.0, 2.0]), np.array([1.0, 0.5]))
     assert math.isclose(var, 1 / 3) and math.isclose(mean, 4 / 3)
-    mix_mean, mix_var = fusion.gaussian_mixture_moments(np.array([0.0, 2.0]), np.array([1.0, 0.5]), np.array([0.5, 0.5]))
+    mix_mean, mix_var = fusion.gaussian_mixture_moments(np.array([0.0, 2.0]), np.array([1.0, 0.5]),
+                                                        np.array([0.5, 0.5]))
     samples = np.where(np.random.default_rng(0).random(400_000) < 0.5,
-                       np.random.default_rng(1).normal(0, 1, 400_000), np.random.default_rng(2).normal(2, np.sqrt(0.5), 400_000))
+                       np.random.default_rng(1).normal(0, 1, 400_000),
+                       np.random.default_rng(2).normal(2, np.sqrt(0.5), 400_000))
     assert abs(mix_mean - samples.mean()) < 0.01 and abs(mix_var - samples.var()) < 0.02
     np.testing.assert_allclose(fusion.entropy(np.array([[0.25] * 4, [1.0, 0, 0, 0]])), [np.log(4), 0.0])
     assert math.isclose(fusion.negative_log_likelihood(np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([0, 1])),
@@ -219,10 +222,13 @@ def test_class_conditional_views_follow_the_prior() -> None:
     (lambda: fusion.CrossAttentionFusion(4, 4, 6, 2, n_heads=4), "divisible"),
     (lambda: fusion.CrossAttentionFusion(4, 5, 4, 2)(torch.randn(2, 3, 4), torch.randn(2, 3, 4)), "context"),
     (lambda: fusion.CrossAttentionFusion(4, 5, 4, 2)(torch.randn(2, 3, 4), torch.randn(2, 3, 5), None,
-                                                   torch.tensor([[True] * 3, [False] * 3])), "at least one real"),
-    (lambda: fusion.scaled_dot_product_attention(torch.randn(2, 3), torch.randn(2, 4), torch.randn(3, 4)), "do not fit"),
+                                                   torch.tensor([[True] * 3, [False] * 3])),
+     "at least one real"),
+    (lambda: fusion.scaled_dot_product_attention(torch.randn(2, 3), torch.randn(2, 4), torch.randn(3, 4)),
+     "do not fit"),
     (lambda: fusion.product_of_experts(np.zeros((2, 3)), np.zeros((2, 4)), np.zeros(3)), "same shape"),
-    (lambda: fusion.product_of_experts(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros(4)), "log_prior|logits_v"),
+    (lambda: fusion.product_of_experts(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros(4)),
+     "log_prior|logits_v"),
     (lambda: fusion.product_of_experts(np.full((1, 2), np.nan), np.zeros((1, 2)), np.zeros(2)), "finite"),
     (lambda: fusion.mixture_of_experts([[0.5, 0.5]], [[0.5, 0.5]], 1.5), "weight"),
     (lambda: fusion.mixture_of_experts([[0.7, 0.5]], [[0.5, 0.5]], 0.5), "probs_v"),
@@ -233,7 +239,8 @@ def test_class_conditional_views_follow_the_prior() -> None:
     (lambda: fusion.corrupt_expert(np.full((2, 2), 0.5), np.array([0, 1]), 2.0), "rate"),
     (lambda: fusion.masked_mean(torch.randn(2, 3, 4), torch.ones(2, 5, dtype=torch.bool)),
      r"mask must be an \(n, L\) = \(2, 3\)"),
-    (lambda: fusion.masked_mean(torch.randn(2, 3), torch.ones(2, 3, dtype=torch.bool)), r"x must be an \(n, L, d\)"),
+    (lambda: fusion.masked_mean(torch.randn(2, 3), torch.ones(2, 3, dtype=torch.bool)),
+     r"x must be an \(n, L, d\)"),
     (lambda: data.make_aligned_sequences(10, lengths=(2, 3)), "odd"),
     (lambda: data.make_aligned_sequences(10, lengths=(5,), vocab=8), "vocab"),
     (lambda: data.make_class_conditional_views(10, [0.5, 0.6]), "prior"),
@@ -268,9 +275,11 @@ def sequence_models():
         pooled = fusion.PooledEarlyFusion(vocab, frame_dim, hidden=32, n_classes=2)
         flat = fusion.EarlyFusion([t.shape[1] for t in train_seq.flattened()], hidden=32, n_classes=2)
         cross = fusion.CrossAttentionFusion(vocab, frame_dim, d_model=16, n_classes=2, hidden=32)
-    fusion.train_classifier(pooled, (text, audio, text_mask, audio_mask), labels, epochs=12, lr=0.03, progress=False)
+    fusion.train_classifier(pooled, (text, audio, text_mask, audio_mask), labels, epochs=12, lr=0.03,
+                            progress=False)
     fusion.train_classifier(flat, train_seq.flattened(), labels, epochs=12, lr=0.03, progress=False)
-    fusion.train_classifier(cross, (text, audio, text_mask, audio_mask), labels, epochs=12, lr=0.03, progress=False)
+    fusion.train_classifier(cross, (text, audio, text_mask, audio_mask), labels, epochs=12, lr=0.03,
+                            progress=False)
     return pooled, flat, cross
 
 
@@ -284,12 +293,14 @@ def test_c7b_cross_attention_finds_the_alignment_pooling_loses_it(sequence_model
     cross_acc = accuracy(predict(cross, *inputs[:4]), inputs[4])
     assert pooled_acc < 0.56, "pooled early fusion sees nothing that depends on the label"
     assert cross_acc > 0.95 and cross_acc > flat_acc + 0.2
-    assert accuracy(predict(cross, *long_inputs[:4]), long_inputs[4]) > 0.9, "cross-attention carries over to n_t = 7"
+    assert accuracy(predict(cross, *long_inputs[:4]), long_inputs[4]) > 0.9, \
+        "cross-attention carries over to n_t = 7"
     with pytest.raises(ValueError, match="xs"):
         flat(*long_seq.flattened())  # a longer sequence does not fit the flattened input layer
     weights = fusion.example_attention(cross, *inputs[:4], int(np.flatnonzero(test_seq.text_lengths == 5)[0]))
     example = int(np.flatnonzero(test_seq.text_lengths == 5)[0])
-    assert np.array_equal(weights.argmax(1), test_seq.match[example, :5]), "each token attends to its own frame"
+    assert np.array_equal(weights.argmax(1), test_seq.match[example, :5]), \
+        "each token attends to its own frame"
 
 
 @pytest.fixture(scope="module")
@@ -298,8 +309,9 @@ def generative():
     gen = data.make_class_conditional_views(20000, prior, dim=2, sigma=1.0, seed=0)
     log_p_v = fusion.gaussian_class_log_posterior(gen.x_v, gen.means_v, gen.sigma, np.log(prior))
     log_p_t = fusion.gaussian_class_log_posterior(gen.x_t, gen.means_t, gen.sigma, np.log(prior))
-    exact = fusion.gaussian_class_log_posterior(np.hstack([gen.x_v, gen.x_t]), np.hstack([gen.means_v, gen.means_t]),
-                                                gen.sigma, np.log(prior))
+    exact = fusion.gaussian_class_log_posterior(np.hstack([gen.x_v, gen.x_t]),
+                                                np.hstack([gen.means_v, gen.means_t]), gen.sigma,
+                                                np.log(prior))
     return prior, gen, log_p_v, log_p_t, exact
 
 
@@ -313,9 +325,11 @@ def test_c8_prior_corrected_poe_is_the_bayes_posterior(generative) -> None:
     shift = (log_p_v + log_p_t - np.log(prior)) - exact
     assert np.allclose(shift, shift[:, :1])
     assert np.abs(uncorrected - np.exp(exact)).max() > 0.1
-    assert uncorrected[:, 2].mean() < 0.6 * prior[2], "without the correction the rare class is under-predicted"
+    assert uncorrected[:, 2].mean() < 0.6 * prior[2], \
+        "without the correction the rare class is under-predicted"
     nll = {name: fusion.negative_log_likelihood(p, gen.y) for name, p in
-           {"exact": np.exp(exact), "corrected": np.exp(corrected), "uncorrected": uncorrected, "average": average}.items()}
+           {"exact": np.exp(exact), "corrected": np.exp(corrected), "uncorrected": uncorrected,
+            "average": average}.items()}
     assert math.isclose(nll["exact"], nll["corrected"], rel_tol=1e-12)
     assert nll["corrected"] < nll["uncorrected"] < nll["average"]
 
@@ -328,7 +342,8 @@ def test_c9_poe_sharpens_agreement_is_vetoed_moe_is_robust(generative) -> None:
     assert poe_var < variances.min() and moe_var > variances.max()
     uniform = np.log([0.5, 0.5])
     agree = np.exp(fusion.product_of_experts(np.log([0.8, 0.2]), np.log([0.7, 0.3]), uniform))
-    assert fusion.entropy(agree) < min(fusion.entropy(np.array([0.8, 0.2])), fusion.entropy(np.array([0.7, 0.3])))
+    assert fusion.entropy(agree) < min(fusion.entropy(np.array([0.8, 0.2])),
+                                       fusion.entropy(np.array([0.7, 0.3])))
     conflict = np.exp(fusion.product_of_experts(np.log([0.9, 0.1]), np.log([0.1, 0.9]), uniform))
     assert math.isclose(fusion.entropy(conflict), np.log(2))
     p_v, p_t = np.exp(log_p_v), np.exp(log_p_t)
@@ -336,7 +351,8 @@ def test_c9_poe_sharpens_agreement_is_vetoed_moe_is_robust(generative) -> None:
     assert fusion.entropy(poe).mean() < min(fusion.entropy(p_v).mean(), fusion.entropy(p_t).mean())
     rates = np.linspace(0.0, 0.5, 6)
     sweep = fusion.corruption_sweep(p_v, p_t, gen.y, prior, rates, weight=0.5, seed=0)
-    assert sweep["poe"]["nll"][0] < sweep["moe"]["nll"][0] and sweep["poe"]["accuracy"][0] > sweep["moe"]["accuracy"][0]
+    assert sweep["poe"]["nll"][0] < sweep["moe"]["nll"][0]
+    assert sweep["poe"]["accuracy"][0] > sweep["moe"]["accuracy"][0]
     assert np.all(sweep["moe"]["nll"][1:] < sweep["poe"]["nll"][1:])
     assert np.all(sweep["moe"]["ece"][1:] < sweep["poe"]["ece"][1:])
     assert np.all(np.diff(sweep["poe"]["nll"]) > 0) and sweep["poe"]["nll"][-1] > 2 * sweep["moe"]["nll"][-1]
@@ -384,7 +400,8 @@ def _attention_mask_after_softmax(queries, keys, values, key_mask):
 
 
 def _attention_unstable(queries, keys, values, key_mask):
-    scores = np.where(key_mask[:, None, :], queries @ np.swapaxes(keys, -1, -2) / np.sqrt(queries.shape[-1]), -np.inf)
+    scores = np.where(key_mask[:, None, :], queries @ np.swapaxes(keys, -1, -2) / np.sqrt(queries.shape[-1]),
+                      -np.inf)
     with np.errstate(all="ignore"):
         weights = np.exp(scores)
         weights = weights / weights.sum(-1, keepdims=True)
@@ -493,3 +510,34 @@ def test_exercise_tests_catch_a_wrong_implementation(grade_id: str, name: str, w
 @pytest.mark.parametrize("grade_id", sorted({w[0] for w in WRONG}))
 def test_exercise_tests_pass_for_the_solution(grade_id: str) -> None:
     run_test_cell(EXERCISE, grade_id)
+
+
+def _judged(grade_id: str, replace: dict | None, seed: int = 0):
+    """The judge's verdict alone, without the visible asserts: points come only from the judge."""
+    from conftest import _cells, _namespace_before
+
+    from coursetools import judge
+
+    cell = next(c for c in _cells(EXERCISE) if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+    student, reference = (_namespace_before(EXERCISE, grade_id, r) for r in (replace, None))
+    return judge.judge_in_process(judge.setup_code(EXERCISE), judge.hidden_code(cell), student, reference,
+                                  seed)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("grade_id, name, wrong", WRONG, ids=[w[2].__name__.strip("_") for w in WRONG])
+def test_exercise_judge_alone_fails_a_wrong_implementation(grade_id: str, name: str, wrong,
+                                                           seed: int) -> None:
+    result = _judged(grade_id, {name: wrong}, seed)
+    assert not result.passed and "failed" in result.message
+
+
+def test_exercise_tests_refuse_delegating_to_helpers() -> None:
+    """Attention that calls the helpers reference passes the visible asserts; the judge gives it nothing."""
+    def delegating(queries, keys, values, key_mask):
+        q, k, v = (torch.as_tensor(a) for a in (queries, keys, values))
+        out, weights = fusion.scaled_dot_product_attention(q, k, v, torch.as_tensor(key_mask))
+        return out.numpy(), weights.numpy()
+
+    with pytest.raises(AssertionError, match="switched off"):
+        run_test_cell(EXERCISE, "test_masked_cross_attention", replace={"masked_cross_attention": delegating})
