@@ -16,11 +16,15 @@ import numpy as np
 from IPython.display import display
 from matplotlib.figure import Figure
 
+from ._checks import as_array, check_in_range, check_positive_int
+
 
 def redrawing(draw: Callable[..., Figure], **controls: widgets.ValueWidget) -> widgets.VBox:
     """Controls above an output area that shows ``draw(**values)`` and redraws it on every change."""
+    if not callable(draw):
+        raise ValueError(f"draw must be a function returning a Figure, got {type(draw).__name__}")
     if not controls:
-        raise ValueError("redrawing needs at least one control, e.g. noise=slider(...)")
+        raise ValueError("controls must hold at least one control, e.g. redrawing(draw, noise=slider(...))")
     out = widgets.Output()
 
     def redraw(_change: object = None) -> None:
@@ -39,6 +43,8 @@ def redrawing(draw: Callable[..., Figure], **controls: widgets.ValueWidget) -> w
 
 def slider(description: str, value: float, low: float, high: float, step: float) -> widgets.FloatSlider:
     """A float slider that redraws only when released (keeps a slow figure responsive)."""
+    check_in_range(step, "step", 0.0, float(high) - float(low), low_open=True)
+    check_in_range(value, "value", low, high)
     return widgets.FloatSlider(value=value, min=low, max=high, step=step, description=description,
                                continuous_update=False, readout_format=".2f",
                                style={"description_width": "initial"})
@@ -63,6 +69,7 @@ def xor_figure(noise: float, seed: int = 0, n_train: int = 400, n_test: int = 10
 
 def xor_noise(seed: int = 0) -> widgets.VBox:
     """A noise slider redrawing ``xor_figure``: watch every model drift towards 50 % as noise grows."""
+    check_positive_int(seed, "seed", minimum=0)
     return redrawing(lambda noise: xor_figure(noise, seed), noise=slider("noise", 0.4, 0.05, 1.5, 0.05))
 
 
@@ -70,6 +77,9 @@ def flip_views_figure(eps1: float, eps2: float, eps3: float = 0.0, three_views: 
     """Information, Fano's bound and Bayes error for two (or three) binary views flipped with eps1,
     eps2 (, eps3)."""
     from . import plots, principles
+
+    for eps, name in ((eps1, "eps1"), (eps2, "eps2"), (eps3, "eps3")):
+        check_in_range(eps, name, 0.0, 1.0)
 
     flips = [eps1, eps2, eps3] if three_views else [eps1, eps2]
     rows = principles.flip_views_summary(flips)
@@ -114,6 +124,9 @@ def temperature_explorer(similarities: "np.ndarray", temperature: float = 0.1) -
     """A temperature slider redrawing ``plots.softmax_temperature`` for one anchor's similarities."""
     from . import plots
 
+    similarities = as_array(similarities, "similarities", ndim=1)
+    check_in_range(temperature, "temperature", 0.01, 2.0)
+
     def draw(temperature: float) -> Figure:
         return plots.softmax_temperature(similarities, temperature)
 
@@ -130,6 +143,9 @@ def poe_vs_moe(p_v: float = 0.9, p_t: float = 0.1, weight: float = 0.5) -> widge
     (``helpers.plots.poe_vs_moe_binary``)."""
     from .plots import poe_vs_moe_binary
 
+    check_in_range(p_v, "p_v", 0.01, 0.99)
+    check_in_range(p_t, "p_t", 0.01, 0.99)
+    check_in_range(weight, "weight", 0.0, 1.0)
     return redrawing(poe_vs_moe_binary,
                      p_v=slider("expert v: P(class 0)", p_v, 0.01, 0.99, 0.01),
                      p_t=slider("expert t: P(class 0)", p_t, 0.01, 0.99, 0.01),
@@ -146,6 +162,7 @@ def gated_fusion_tau(p_v: "np.ndarray", p_t: "np.ndarray", labels: "np.ndarray",
     """Chapter 04: a τ slider redrawing ``plots.gated_fusion_panel`` (the sweep and where the gate fuses)."""
     from . import challenges, plots
 
+    check_in_range(tau, "tau", 0.0, 1.0)
     taus = np.linspace(0.0, 1.0, 21)
     accuracies = challenges.gated_accuracy_sweep(p_v, p_t, labels, taus, reliable)
     good_only = challenges.binary_accuracy(p_v if reliable == 0 else p_t, labels)
@@ -177,5 +194,6 @@ def diagnosis_calibration_figure(shared: float, seed: int = 0, n: int = 1500) ->
 def diagnosis_dependence(seed: int = 0) -> widgets.VBox:
     """A slider for the noise the two simulated modalities share: at 0 they are independent given the
     class and PoE is calibrated; the more they share, the more PoE double-counts and over-states."""
+    check_positive_int(seed, "seed", minimum=0)
     return redrawing(lambda shared: diagnosis_calibration_figure(shared, seed),
                      shared=slider("shared noise", 1.2, 0.0, 2.0, 0.1))
