@@ -13,25 +13,39 @@ from typing import Callable
 
 import ipywidgets as widgets
 import numpy as np
-from IPython.display import display
+from IPython import get_ipython
 from matplotlib.figure import Figure
 
 from ._checks import as_array, check_in_range, check_positive_int
 
 
 def redrawing(draw: Callable[..., Figure], **controls: widgets.ValueWidget) -> widgets.VBox:
-    """Controls above an output area that shows ``draw(**values)`` and redraws it on every change."""
+    """Controls above an output area that shows ``draw(**values)`` and redraws it on every change.
+
+    The figure is set as the output area's state by the kernel, not displayed inside ``with out:``.
+    Under nbclient (tests, nbconvert) a display captured by an Output widget makes the client send a
+    comm message on the shell socket while it waits there for the cell's reply; when the reply has
+    already arrived, that send swallows its wake-up and the cell waits out the whole cell timeout
+    with the kernel idle. An error in the first draw is raised in the cell; after a slider move its
+    traceback goes to the output area.
+    """
     if not callable(draw):
         raise ValueError(f"draw must be a function returning a Figure, got {type(draw).__name__}")
     if not controls:
         raise ValueError("controls must hold at least one control, e.g. redrawing(draw, noise=slider(...))")
     out = widgets.Output()
 
-    def redraw(_change: object = None) -> None:
+    def redraw(change: object = None) -> None:
         values = {name: control.value for name, control in controls.items()}
-        with out:
-            out.clear_output(wait=True)
-            display(draw(**values))
+        try:
+            figure = draw(**values)
+        except Exception:
+            if change is None:
+                raise
+            with out:  # in a kernel, shows the traceback in the output area (elsewhere, raises)
+                raise
+            return
+        out.outputs = (_display_data(figure),)
 
     for control in controls.values():
         control.observe(redraw, names="value")
@@ -39,6 +53,15 @@ def redrawing(draw: Callable[..., Figure], **controls: widgets.ValueWidget) -> w
     box = widgets.VBox([widgets.HBox(list(controls.values())), out])
     box.redraw = redraw  # lets tests (and curious students) redraw by hand
     return box
+
+
+def _display_data(figure: Figure) -> dict:
+    """``figure`` as one output of an Output widget: what ``display(figure)`` would show in this kernel."""
+    shell = get_ipython()
+    if shell is None:  # plain Python (scripts, tests): no display formatters, the text form only
+        return {"output_type": "display_data", "data": {"text/plain": repr(figure)}, "metadata": {}}
+    data, metadata = shell.display_formatter.format(figure)
+    return {"output_type": "display_data", "data": data, "metadata": metadata}
 
 
 def slider(description: str, value: float, low: float, high: float, step: float) -> widgets.FloatSlider:
