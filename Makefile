@@ -23,7 +23,8 @@ help:
 	@echo "make html     run every chapter and write the offline HTML edition to build/html/"
 	@echo "make grade    autograde submitted/ in parallel: grades.csv, feedback/, grades-summary.png"
 	@echo "              (options: ASSIGNMENT=ex01_principles STUDENT=alice REPORT_ONLY=1)"
-	@echo "              student code runs sandboxed (bubblewrap); UNSAFE_NO_SANDBOX=1 runs it with your rights"
+	@echo "              student code runs sandboxed (bubblewrap), each student in a cgroup; UNSAFE_NO_SANDBOX=1"
+	@echo "              runs it with your rights, UNSAFE_NO_CGROUPS=1 without cgroups"
 	@echo "make check    grade your own work/exNN_*/ against the hidden tests: make check EX=ex01"
 	@echo "make bundle   write the student archive dist/multimodal-course-student.tar.gz (no solutions)"
 
@@ -80,11 +81,12 @@ REPORT_ONLY ?=
 EX ?=
 # Student kernels run in the bubblewrap sandbox (coursetools/sandbox.py); UNSAFE_NO_SANDBOX=1 runs them with your rights.
 UNSAFE_NO_SANDBOX ?=
+UNSAFE_NO_CGROUPS ?=
 UNSAFE_FLAG = $(if $(UNSAFE_NO_SANDBOX),--unsafe-no-sandbox)
 
 grade: $(VENV)/.course
 	$(TOOLING)
-	$(BIN)/python -m coursetools grade $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REPORT_ONLY),--report-only) $(UNSAFE_FLAG)
+	$(BIN)/python -m coursetools grade $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(STUDENT),--student $(STUDENT)) $(if $(REPORT_ONLY),--report-only) $(UNSAFE_FLAG) $(if $(UNSAFE_NO_CGROUPS),--unsafe-no-cgroups)
 
 check: $(VENV)/.course
 	@test -n "$(EX)" || { echo "usage: make check EX=ex01 (an exercise set you work on in work/)"; exit 2; }

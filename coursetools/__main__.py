@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     grading.add_argument("--workers", type=int, default=None, help="parallel workers (default: one per core)")
     grading.add_argument("--seed", type=int, default=None,
                          help="draw the hidden inputs from this seed (default: a fresh one each run)")
+    grading.add_argument("--unsafe-no-cgroups", action="store_true",
+                         help="grade without a cgroup per kernel (one submission can then slow the others)")
     grading.add_argument("--report-only", action="store_true",
                          help="grade nothing: rewrite grades.csv and the figure from the gradebook")
     checking = commands.add_parser("check", help="grade your own work/exNN_*/ against the hidden tests")
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         run_shard(Path(args.folder))
     elif args.command == "grade":
         grade(Path(args.root), args.assignment, args.student, args.workers, report_only=args.report_only,
-              unsafe=args.unsafe_no_sandbox, seed=args.seed)
+              unsafe=args.unsafe_no_sandbox, seed=args.seed, unsafe_no_cgroups=args.unsafe_no_cgroups)
     elif args.command == "check":
         return check(args.exercise, Path(args.root), args.work and Path(args.work), args.unsafe_no_sandbox)
     else:

@@ -62,9 +62,10 @@ def notebook_cells(notebook: Path) -> list[dict[str, Any]]:
         return []
 
 
-def cell_text(cell: dict[str, Any]) -> str:
-    """A cell's source as one string."""
-    return cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+def cell_text(cell: dict[str, Any], key: str = "source") -> str:
+    """A cell's source (or an output's ``key``, e.g. "text") as one string."""
+    value = cell.get(key, "")
+    return value if isinstance(value, str) else "".join(value)
 
 
 def largest_code_cell_count(source: Path, assignments: list[str]) -> int:

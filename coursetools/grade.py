@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import tempfile
 import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from coursetools import canary, sandbox
+from coursetools import canary, cgroups, sandbox
 from coursetools.collect import student_jobs, submissions_in
 from coursetools.course import assignments_in, course_directory, load_config, source_root
 from coursetools.judge import plan_run, write_json
@@ -22,7 +23,7 @@ from coursetools.workers import Outcome, Worker, grade_shard, prepare_shard
 
 def grade(root: Path, assignment: str | None = None, student: str | None = None, workers: int | None = None,
           timeout_per_submission: float = 1800.0, report_only: bool = False,
-          unsafe: bool = False, seed: int | None = None) -> list[Row]:
+          unsafe: bool = False, seed: int | None = None, unsafe_no_cgroups: bool = False) -> list[Row]:
     """``make grade``: autograde, merge into the course gradebook, write grades.csv, feedback, the figure.
     Student kernels run in the sandbox (coursetools/sandbox.py) unless ``unsafe``; the judge's hidden
     inputs are drawn from ``seed`` (a fresh one each run unless given)."""
@@ -38,6 +39,7 @@ def grade(root: Path, assignment: str | None = None, student: str | None = None,
     if report_only:
         return write_reports(root, config, course, pairs, {})
     sandbox.require_sandbox(unsafe)
+    use_cgroups = not unsafe and require_cgroups(unsafe_no_cgroups)
     count = min(workers or os.cpu_count() or 1, len({s for _, s in pairs}))
     seed = secrets.randbits(63) if seed is None else seed
     print(f"grading {len(pairs)} submissions of {len(assignments)} assignment(s) with {count} worker(s); "
@@ -50,13 +52,13 @@ def grade(root: Path, assignment: str | None = None, student: str | None = None,
         printer(outcome)
 
     run_workers(root, config, course, assignments, pairs, count, timeout_per_submission, report,
-                not unsafe, seed)
+                not unsafe, seed, use_cgroups)
     return write_reports(root, config, course, pairs, outcomes)
 
 
 def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pairs: list[tuple[str, str]],
                 count: int, timeout: float, report: Callable[[Outcome], None],
-                sandboxed: bool = True, seed: int = 0) -> None:
+                sandboxed: bool = True, seed: int = 0, use_cgroups: bool = True) -> None:
     """Grade ``pairs`` with ``count`` workers in scratch shards, then merge the shards into the course;
     the canary first, and nothing else when it fails."""
     jobs = student_jobs(pairs, Path(root) / course.submitted_directory)
@@ -65,11 +67,11 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
         scratch, dates = Path(scratch_name), due_dates(course)
         plan = str(write_json(scratch / "plan.json", plan_run(source, assignments, seed)))
         reference = str(scratch / "reference.json")
-        run_canary(scratch / "canary", root, source, assignments, sandboxed, timeout,
+        run_canary(scratch / "canary", root, source, assignments, (sandboxed, use_cgroups), timeout,
                    {"plan": plan, "record": reference})
         workers = [Worker(scratch / f"shard{k}") for k in range(count)]
-        for slot, worker in enumerate(workers):
-            prepare_shard(worker.shard, root, source, assignments, dates, sandboxed, slot,
+        for worker in workers:
+            prepare_shard(worker.shard, root, source, assignments, dates, sandboxed, use_cgroups,
                           {"plan": plan, "reference": reference})
         graded: dict[Path, list] = {}
 
@@ -88,11 +90,11 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
                     merge_shard(shard, course, part)
 
 
-def run_canary(shard: Path, root: Path, source: Path, assignments: list[str], sandboxed: bool, timeout: float,
-               judging: dict[str, str]) -> None:
+def run_canary(shard: Path, root: Path, source: Path, assignments: list[str], isolation: tuple[bool, bool],
+               timeout: float, judging: dict[str, str]) -> None:
     """Grade each assignment's reference solution as a student's submission (coursetools/canary.py); stop
     the run with the reason when one does not get full marks."""
-    prepare_shard(shard, root, source, assignments, {}, sandboxed, 0, judging)
+    prepare_shard(shard, root, source, assignments, {}, *isolation, judging)
     worker = Worker(shard)
     try:
         for assignment in assignments:
@@ -104,3 +106,17 @@ def run_canary(shard: Path, root: Path, source: Path, assignments: list[str], sa
                 raise SystemExit(problem)
     finally:
         worker.close()
+
+
+def require_cgroups(unsafe_no_cgroups: bool) -> bool:
+    """Whether kernels get a cgroup each; stop with what is missing when they cannot, unless the
+    instructor chose to grade without (then one submission can slow or starve the others)."""
+    why = cgroups.unavailable()
+    if not why:
+        return True
+    if unsafe_no_cgroups:
+        print(f"WARNING: grading without a cgroup per kernel ({why}): one submission's processes can slow "
+              "or starve the others", file=sys.stderr)
+        return False
+    raise SystemExit(f"cannot give each student kernel a cgroup: {why}.\nmake grade UNSAFE_NO_CGROUPS=1 "
+                     "(python -m coursetools grade --unsafe-no-cgroups) grades without them.")

@@ -38,6 +38,7 @@ from traitlets import Bool, Unicode
 
 from coursetools import observations
 from coursetools.course import cell_text, notebook_cells
+from coursetools.outputs import CappedExecute
 
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS", re.M | re.S)
 SKIP_TAG = "skip-execution"  # nbclient does not run a cell with this tag
@@ -317,7 +318,8 @@ class JudgeObservations(Preprocessor):
 
 
 def judged_config(plan: Path, reference: Path | None = None, record: Path | None = None) -> dict[str, Any]:
-    """nbgrader settings that judge the tests of ``plan`` (as a Config-able dict)."""
+    """nbgrader settings that judge the tests of ``plan`` and cap outputs as they arrive (as a Config-able
+    dict)."""
     from nbgrader.converters.autograde import Autograde
 
     traits = Autograde.class_traits()
@@ -326,7 +328,7 @@ def judged_config(plan: Path, reference: Path | None = None, record: Path | None
     overwrite = next(i for i, p in enumerate(sanitize) if p.__name__ == "OverwriteCells")
     execute = next(i for i, p in enumerate(autograde) if p.__name__ == "Execute")
     sanitize.insert(overwrite + 1, PrepareObservations)
-    autograde.insert(execute + 1, JudgeObservations)
+    autograde[execute:execute + 1] = [CappedExecute, JudgeObservations]
     return {"Autograde": {"sanitize_preprocessors": sanitize, "autograde_preprocessors": autograde},
             "PrepareObservations": {"plan": str(plan)},
             "JudgeObservations": {"plan": str(plan), "reference": str(reference or ""),

@@ -11,8 +11,9 @@ from typing import Any, Callable, Iterable
 
 from coursetools.canary import COURSE_MODULES, ENVIRONMENT_HINT
 from coursetools.collect import LINKS_REFUSED, inspect_submission, submissions_in
-from coursetools.course import notebook_cells, source_root
+from coursetools.course import cell_text, notebook_cells, source_root
 from coursetools.leaks import withhold_leaking_feedback
+from coursetools.outputs import CUT
 from coursetools.workers import Outcome
 
 
@@ -54,6 +55,16 @@ def environment_problem(outcome: Outcome | None, autograded: Path) -> str:
                 if module in COURSE_MODULES:
                     return f"{ENVIRONMENT}: the kernel cannot import {module}; {ENVIRONMENT_HINT}"
     return ""
+
+
+def outputs_cut(autograded: Path) -> str:
+    """What the grader cut of a submission's outputs ('' if nothing)."""
+    found = [(index, re.search(CUT + r": ([^.]*)", cell_text(out, "text")))
+             for notebook in sorted(autograded.glob("*.ipynb"))
+             for index, cell in enumerate(notebook_cells(notebook)) for out in cell.get("outputs", [])
+             if out.get("output_type") == "stream"]
+    cuts = [f"cell {index}: {match.group(1).strip()}" for index, match in found if match]
+    return f"outputs cut ({'; '.join(cuts[:3])})" if cuts else ""
 
 
 @dataclass
@@ -160,6 +171,7 @@ def write_reports(root: Path, config: Any, course: Any, pairs: list[tuple[str, s
         folder = root / course.submitted_directory / pair[1] / pair[0]
         autograded = root / course.autograded_directory / pair[1] / pair[0]
         remarks = [environment_problem(outcomes.get(pair), autograded) if pair in outcomes else "",
+                   outputs_cut(autograded) if pair in outcomes else "",
                    problem_of(outcomes.get(pair), folder, expected),
                    withhold_leaking_feedback(root, course, pair)]
         row.problem = "; ".join(r for r in remarks if r)

@@ -24,15 +24,18 @@ Limits come from ``Limits`` below; a course changes them in nbgrader_config.py, 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 KERNEL_NAME = "course-sandbox"
 REPO = Path(__file__).resolve().parents[1]
@@ -74,7 +77,11 @@ class Limits:
         the sum of the cell time limits of the largest assignment plus ``cpu_margin_seconds``.
     file_mb: the largest file the kernel can write (RLIMIT_FSIZE); a bigger write fails with EFBIG.
     open_files: file descriptors (RLIMIT_NOFILE).
-    tmp_mb: size of the kernel's private /tmp (a tmpfs, so it takes memory).
+    tmp_mb: size of the kernel's only writable space, a private tmpfs holding /tmp and its working
+        folder (so it takes memory, counted in its cgroup): a disk filler stops there.
+    cpus: CPU time per second of wall time for all the kernel's processes together (its cgroup), so
+        that no kernel, however many processes it starts, slows another's.
+    memory_mb and processes also bound the kernel's cgroup: all its processes together.
     """
 
     memory_mb: int = 4096
@@ -84,6 +91,7 @@ class Limits:
     file_mb: int = 64
     open_files: int = 1024
     tmp_mb: int = 256
+    cpus: int = 1
 
 
 def limits_from(config: Any, cell_timeout: float, code_cells: int) -> Limits:
@@ -132,30 +140,94 @@ def require_sandbox(unsafe: bool) -> None:
 # --- what the grading side sets up --------------------------------------------------------------
 
 def kernelspec(folder: Path, limits: Limits, hide: list[Path], ipc_dir: Path,
-               slot: int = 0) -> dict[str, Any]:
-    """Write ``folder/kernels/course-sandbox`` and the launcher's settings; the nbgrader config to use it.
+               use_cgroups: bool) -> dict[str, Any]:
+    """Write ``folder/kernels/course-sandbox`` and the launcher's settings; what a worker needs to use it
+    (the nbgrader config, JUPYTER_PATH, the settings file).
 
-    ``folder`` goes first on JUPYTER_PATH (the caller sets it). ``hide``: folders the kernel must
-    not see besides the defaults (the course root, this repository, the home folder). ``slot``: the
-    worker's number; its kernels run as uid 65534 - slot, so RLIMIT_NPROC counts each worker apart
-    (a fork bomb in one worker cannot starve the kernel of another).
+    ``folder`` goes first on JUPYTER_PATH (the caller sets it). ``hide``: folders the kernel must not see
+    besides the defaults (the course root, this repository, the home folder). Each student's kernels get
+    their own uid and cgroup from ``isolated_student``, which rewrites the settings before they start.
     """
-    uid = NOBODY - slot if AS_ROOT else os.getuid()
     spec = folder / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     ipc_dir.mkdir(parents=True, exist_ok=True)
-    give(ipc_dir, uid)
-    settings = {"limits": asdict(limits), "hide": [str(p) for p in hide],
-                "scratch": str(folder / "kernels-scratch"),
-                "python": sys.executable, "ipc_dir": str(ipc_dir), "uid": uid}
+    settings = {"limits": asdict(limits), "hide": [str(p) for p in hide], "python": sys.executable,
+                "ipc_dir": str(ipc_dir), "uid": os.getuid(), "use_cgroups": use_cgroups, "cgroup": []}
     (spec / "settings.json").write_text(json.dumps(settings, indent=1))
     # -I: the launcher runs as the grader in the student's folder, so it must never import from there.
     argv = [sys.executable, "-I", str(Path(__file__).resolve()), str(spec / "settings.json"),
             "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (grading sandbox)",
                                                   "language": "python", "interrupt_mode": "message"}))
-    return {"Execute": {"kernel_name": KERNEL_NAME},
-            "KernelManager": {"transport": "ipc", "ip": str(ipc_dir / "kernel")}}
+    config = {"Execute": {"kernel_name": KERNEL_NAME},
+              "KernelManager": {"transport": "ipc", "ip": str(ipc_dir / "kernel")}}
+    return {"config": config, "jupyter_path": str(folder), "settings": str(spec / "settings.json")}
+
+
+# --- one student at a time: a uid of its own, a cgroup, an emptied ipc folder ----------------------------
+
+UID_FIRST, UID_COUNT = 200_000, 10_000
+UID_LOCKS = Path(tempfile.gettempdir()) / "multimodal-course-uids"
+
+
+@contextlib.contextmanager
+def unique_uid() -> Iterator[int]:
+    """A uid no other grading run on this machine holds while the block runs (a lock file per uid,
+    released by the kernel even when the worker dies); the grader's own uid when it is not root."""
+    if not AS_ROOT:
+        yield os.getuid()
+        return
+    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+    start = secrets.randbelow(UID_COUNT)
+    for offset in range(UID_COUNT):
+        uid = UID_FIRST + (start + offset) % UID_COUNT
+        handle = os.open(UID_LOCKS / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            continue
+        try:
+            yield uid
+        finally:
+            os.close(handle)  # closing releases the lock
+        return
+    raise RuntimeError(f"all {UID_COUNT} grading uids are in use")
+
+
+def empty(folder: Path) -> None:
+    """Delete everything inside ``folder`` (what one student's kernel left for the next to find)."""
+    for path in folder.iterdir() if folder.exists() else ():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def isolated_student(box: dict[str, Any] | None) -> Iterator[None]:
+    """The kernels started in the block (one student's) run as a uid of their own, in a fresh cgroup
+    (``cgroups.py``) that is emptied and removed afterwards, with an ipc folder nobody left files in."""
+    if not box:
+        yield
+        return
+    from coursetools import cgroups
+
+    path = Path(box["settings"])
+    settings = json.loads(path.read_text())
+    limits = Limits(**settings["limits"])
+    with unique_uid() as uid:
+        folders = (cgroups.create(f"{cgroups.PARENT}/{uid}", cgroups.Limits(
+            limits.memory_mb * 2**20, limits.processes, limits.cpus)) if settings["use_cgroups"] else [])
+        path.write_text(json.dumps({**settings, "uid": uid, "cgroup": [str(f) for f in folders]}, indent=1))
+        ipc = Path(settings["ipc_dir"])
+        empty(ipc)
+        give(ipc, uid)
+        try:
+            yield
+        finally:
+            cgroups.remove(folders)
+            empty(ipc)
 
 
 # --- the launcher (runs in the kernel's working directory, then becomes bwrap) -----------------------
@@ -182,42 +254,64 @@ def visible_again(hidden: list[str]) -> list[str]:
 
 def mountpoint(target: str, hidden: list[str]) -> list[str]:
     """bwrap arguments creating the folders above ``target`` inside hidden (tmpfs) folders as 0755
-    (bwrap would make them 0700, which nobody cannot enter)."""
+    (bwrap would make them 0700, which the kernel's uid cannot enter)."""
     above = [p for p in reversed(Path(target).parents) if any(Path(h) in p.parents for h in hidden)]
     return [arg for p in above for arg in ("--perms", "0755", "--dir", str(p))]
 
 
-def private_copy(workdir: Path, scratch_root: Path, uid: int) -> Path:
-    """A fresh scratch folder whose ``work/`` is the working directory without notebooks, nobody's."""
-    scratch_root.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix="kernel-", dir=scratch_root))
-    shutil.copytree(workdir, scratch / "work", symlinks=True,
-                     # a link stays a link: never followed as the grader
-                    ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-    for path in [scratch, *scratch.rglob("*")]:
-        give(path, uid)
-    scratch.chmod(0o755)  # bwrap must reach its sources; what is inside stays nobody's
-    return scratch
+WORK = "/tmp/work"          # the kernel's working folder, in its private tmpfs
+IPC = "/tmp/.ipc"           # where the kernel sees the worker's ipc folder
+CONNECTION = "/tmp/.kernel/connection.json"
+MAX_FILES = 500
 
 
-def bwrap_argv(settings: dict[str, Any], workdir: Path, scratch: Path, connection: Path) -> list[str]:
-    """The full command: bwrap with its mounts, prlimit, setpriv, the kernel."""
+def submission_files(workdir: Path) -> list[Path]:
+    """The files of the working directory the kernel gets a copy of (no notebook, no link), relative."""
+    files = [p.relative_to(workdir) for p in sorted(workdir.rglob("*"))
+             if p.is_file() and not p.is_symlink() and p.suffix != ".ipynb"
+             and ".ipynb_checkpoints" not in p.parts]
+    return files[:MAX_FILES]
+
+
+def file_arguments(workdir: Path, files: list[Path], connection: bytes) -> tuple[list[str], list[int]]:
+    """bwrap arguments that copy the submission's files and the connection file into the private tmpfs
+    (from open descriptors, so no host path appears), and those descriptors."""
+    argv = ["--perms", "0777", "--dir", WORK, "--perms", "0755", "--dir", str(Path(CONNECTION).parent)]
+    fds = []
+    for folder in sorted({f.parent for f in files} - {Path(".")}, key=lambda f: len(f.parts)):
+        argv += ["--perms", "0777", "--dir", f"{WORK}/{folder}"]
+    for relative in files:
+        fds.append(os.open(workdir / relative, os.O_RDONLY))
+        argv += ["--perms", "0666", "--file", str(fds[-1]), f"{WORK}/{relative}"]
+    fds.append(in_memory(connection))
+    argv += ["--perms", "0444", "--file", str(fds[-1]), CONNECTION]
+    return argv, fds
+
+
+def in_memory(data: bytes) -> int:
+    """A descriptor reading ``data`` from its start (an anonymous in-memory file)."""
+    fd = os.memfd_create("sandbox", 0)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def bwrap_options(settings: dict[str, Any], files: list[str]) -> list[str]:
+    """bwrap's options: the mounts, namespaces and environment (they name the host's folders, so they
+    reach bwrap through a descriptor)."""
     limits = Limits(**settings["limits"])
     hidden = hidden_folders(settings)
     # The private /tmp comes first: a tmpfs mounted later would hide what is bound below it (the venv
     # and helpers/ when the course itself lives under /tmp).
-    argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+    argv = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--perms", "1777", "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp"]
     for folder in hidden:
         if folder != "/tmp":
             argv += ["--tmpfs", folder]
     for folder in visible_again(hidden):
         argv += [*mountpoint(folder, hidden), "--ro-bind", folder, folder]
-    for source, target, kind in ((scratch / "work", workdir, "--bind"),
-                                 (settings["ipc_dir"], settings["ipc_dir"], "--bind"),
-                                 (connection, connection, "--ro-bind")):
-        argv += [*mountpoint(str(target), hidden), kind, str(source), str(target)]
-    argv += ["--chdir", str(workdir), *NAMESPACES, "--die-with-parent", "--new-session", "--clearenv"]
+    argv += [*files, "--bind", settings["ipc_dir"], IPC]
+    argv += ["--chdir", WORK, *NAMESPACES, "--die-with-parent", "--new-session", "--clearenv"]
     env = {"PATH": f"{Path(settings['python']).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp",
            "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib", "MPLBACKEND": "agg",
            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore",
@@ -225,15 +319,18 @@ def bwrap_argv(settings: dict[str, Any], workdir: Path, scratch: Path, connectio
                                "NUMEXPR_NUM_THREADS")}}
     for name, value in env.items():
         argv += ["--setenv", name, value]
-    argv += ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--nproc={limits.processes}",
-             f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb * 2**20}",
-             f"--nofile={limits.open_files}",
-             "--core=0", "--",
-             *become(settings["uid"]),
-             settings["python"], "-m", "ipykernel_launcher", "-f", str(connection),
-             "--HistoryManager.enabled=False",
-             *sys_argv_extra()]
     return argv
+
+
+def kernel_command(settings: dict[str, Any]) -> list[str]:
+    """What bwrap runs: prlimit, setpriv, the kernel (nothing of the host's folders but Python's)."""
+    limits = Limits(**settings["limits"])
+    return ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--nproc={limits.processes}",
+            f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb * 2**20}",
+            f"--nofile={limits.open_files}", "--core=0", "--", *become(settings["uid"]),
+            settings["python"], "-m", "ipykernel_launcher", "-f", CONNECTION,
+            "--HistoryManager.enabled=False", "--IPKernelApp.log_level=CRITICAL",  # no start-up notes
+            *sys_argv_extra()]
 
 
 def sys_argv_extra() -> list[str]:
@@ -241,17 +338,27 @@ def sys_argv_extra() -> list[str]:
     return sys.argv[3:]
 
 
+def kernel_connection(connection_file: str) -> bytes:
+    """The connection file as the kernel inside sees it: its ipc sockets under ``IPC``."""
+    info = json.loads(Path(connection_file).read_text())
+    info["ip"] = f"{IPC}/{Path(info['ip']).name}"
+    return json.dumps(info).encode()
+
+
 def launch(settings_file: str, connection_file: str) -> None:
-    """Kernelspec entry point: copy the working directory to scratch, then exec the sandboxed kernel."""
+    """Kernelspec entry point: join the student's cgroup, then exec bwrap with its arguments passed
+    through a descriptor (``--args``), so that no process in the sandbox shows the host's folders."""
     settings = json.loads(Path(settings_file).read_text())
+    if settings.get("cgroup"):
+        from coursetools import cgroups
+
+        cgroups.join(settings["cgroup"])
     workdir = Path.cwd().resolve()
-    scratch = private_copy(workdir, Path(settings["scratch"]), settings["uid"])
-    connection = scratch / "connection.json"
-    shutil.copy(connection_file, connection)
-    give(connection, settings["uid"])
-    connection.chmod(0o400)
-    argv = bwrap_argv(settings, workdir, scratch, connection)
-    os.execvp(argv[0], argv)
+    files, fds = file_arguments(workdir, submission_files(workdir), kernel_connection(connection_file))
+    fds.append(in_memory(b"".join(arg.encode() + b"\0" for arg in bwrap_options(settings, files))))
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    os.execvp("bwrap", ["bwrap", "--args", str(fds[-1]), *kernel_command(settings)])
 
 
 if __name__ == "__main__":

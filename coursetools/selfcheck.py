@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from coursetools import canary, sandbox
+from coursetools import canary, cgroups, sandbox
 from coursetools.course import assignments_in, load_config, source_root
 from coursetools.feedback import add_mathjax
 from coursetools.judge import plan_run, write_json
@@ -46,18 +46,21 @@ def check(exercise: str, root: Path, work: Path | None = None, unsafe: bool = Fa
         (scratch / "source").symlink_to(source, target_is_directory=True)
         shutil.copytree(work / assignment, scratch / "submitted" / "learner" / assignment,
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "feedback"))
-        box = None if unsafe else sandbox_kernel(scratch, root, config, source, [assignment])
+        box = None if unsafe else sandbox_kernel(scratch, root, config, source, [assignment],
+                                                 not cgroups.unavailable())
         plan = str(write_json(scratch / "plan.json", plan_run(source, [assignment], secrets.randbits(63))))
         reference = str(scratch / "reference.json")
-        problem = run_canary(shard_api(scratch, root, box, {"plan": plan, "record": reference}), scratch,
-                             source, assignment)
+        with sandbox.isolated_student(box):
+            problem = run_canary(shard_api(scratch, root, box, {"plan": plan, "record": reference}), scratch,
+                                 source, assignment)
         if problem:
             print(problem, file=sys.stderr)
             return 1
         api = shard_api(scratch, root, box, {"plan": plan, "reference": reference})
         for step in (lambda: api.autograde(assignment, "learner"),
                      lambda: api.generate_feedback(assignment, "learner")):
-            result = step()
+            with sandbox.isolated_student(box):
+                result = step()
             if not result["success"]:
                 print(f"grading failed: {explain_failure(result.get('log', '') + result.get('error', ''))}",
                       file=sys.stderr)

@@ -57,20 +57,21 @@ def shard_api(shard: Path, course_root: Path, box: dict[str, Any] | None = None,
 
 
 def sandbox_kernel(folder: Path, course_root: Path, config: Any, source: Path, assignments: list[str],
-                   slot: int = 0) -> dict[str, Any]:
+                   use_cgroups: bool = True) -> dict[str, Any]:
     """Write the sandbox kernelspec into ``folder``; what ``shard_api`` needs to use it (JSON-able)."""
     timeout = config.Execute.get("timeout", 30) if "Execute" in config else 30
     limits = sandbox.limits_from(config, float(timeout or 30), largest_code_cell_count(source, assignments))
     hide = [course_root, source.resolve(), folder.parent]
-    settings = sandbox.kernelspec(folder / "jupyter", limits, hide, folder / "ipc", slot)
-    return {"config": settings, "jupyter_path": str(folder / "jupyter")}
+    return sandbox.kernelspec(folder / "jupyter", limits, hide, folder / "ipc", use_cgroups)
 
 
-def grade_one(api: Any, assignment: str, student: str) -> dict[str, Any]:
-    """Autograde one submission and write its feedback; retried once when the kernel failed to start."""
+def grade_one(api: Any, assignment: str, student: str, box: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Autograde one submission (its kernels isolated from every other student's) and write its feedback;
+    retried once when the kernel failed to start."""
     start = time.perf_counter()
     for _ in range(2):
-        result = api.autograde(assignment, student)
+        with sandbox.isolated_student(box):
+            result = api.autograde(assignment, student)
         text = f"{result.get('log', '')}\n{result.get('error', '')}"
         if result["success"] or not any(marker in text for marker in RETRYABLE):
             break
@@ -89,20 +90,21 @@ def run_shard(shard: Path) -> None:
     for line in sys.stdin:
         assignment, student = json.loads(line)
         links = symbolic_links(shard / "submitted" / student / assignment)
-        outcome = refused(assignment, student, links) if links else grade_one(api, assignment, student)
+        outcome = refused(assignment, student, links) if links else grade_one(api, assignment, student,
+                                                                              job.get("sandbox"))
         print(json.dumps({"event": "done", **outcome}), flush=True)
 
 
 def prepare_shard(shard: Path, course_root: Path, source: Path, assignments: list[str],
-                  dates: dict[str, str], sandboxed: bool = True, slot: int = 0,
+                  dates: dict[str, str], sandboxed: bool = True, use_cgroups: bool = True,
                   judging: dict[str, str] | None = None) -> None:
     """A scratch course for one worker: a link to the sources; students are linked in as it takes them.
-    ``sandboxed``: its kernels run in the grading sandbox (kernelspec in the shard), as worker ``slot``;
-    ``judging``: as for ``shard_api``."""
+    ``sandboxed``: its kernels run in the grading sandbox (kernelspec in the shard), each student's in a
+    cgroup of their own unless not ``use_cgroups``; ``judging``: as for ``shard_api``."""
     (shard / "submitted").mkdir(parents=True)
     (shard / "source").symlink_to(source.resolve(), target_is_directory=True)
     config = load_config(course_root)
-    box = sandbox_kernel(shard, course_root, config, source, assignments, slot) if sandboxed else None
+    box = sandbox_kernel(shard, course_root, config, source, assignments, use_cgroups) if sandboxed else None
     (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "assignments": assignments,
                                                 "due_dates": dates, "sandbox": box, "judging": judging}))
 

@@ -25,35 +25,25 @@ from coursetools import leaks, reports, sandbox
 
 pytestmark = pytest.mark.xdist_group("grading")
 
-CELL_TIMEOUT = 15  # the sleeper costs one cell limit
+CELL_TIMEOUT = 60  # a budget the attacks' own work never needs on a busy machine; the sleeper costs one
 LIMITS = {"memory_mb": 3072, "processes": 64, "file_mb": 8}
 WHY_NOT = sandbox.unavailable()
 if WHY_NOT and os.environ.get("CI") != "true":
     pytest.skip(f"the grading sandbox cannot run here: {WHY_NOT}", allow_module_level=True)
 
-# The searcher skips /usr (the operating system: 120 000 files, too slow for one cell; nothing of the
-# course is installed there); it reads everything else it can, the Python install and the venv included.
+# The searcher skips /usr (the operating system; nothing of the course is installed there) and greps
+# everything else it can read, the Python install and the venv included.
 # Each attack is code put into a solution cell *after* the student's (correct) function, so the
 # grade stays (2, 3) unless the attack breaks it. ``COURSE`` is replaced by the course's path.
 SEARCH = r'''
-import os
-needles = [("hidden" + "-sentinel").encode(), ("def jud" + "ge(case").encode()]
-hits, seen = [], 0
-for top, dirs, files in os.walk("/"):
-    if top == "/" :
-        dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev", "usr")]
-    for name in files:
-        path = os.path.join(top, name)
-        try:
-            if os.path.islink(path) or os.path.getsize(path) > 2_000_000:
-                continue
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError:
-            continue
-        seen += 1
-        hits += [path for needle in needles if needle in data]
-print("SEARCHED", seen, "FOUND", sorted(set(hits)))
+import os, subprocess
+needles = [("hidden" + "-sentinel"), ("def jud" + "ge(case")]
+skip = [f"--exclude-dir={d}" for d in ("proc", "sys", "dev", "usr")]
+found = subprocess.run(["grep", "-rlsI", *skip, *[a for n in needles for a in ("-e", n)], "/"],
+                       capture_output=True, text=True).stdout.split()
+seen = sum(len(files) for top in os.listdir("/") if top not in ("proc", "sys", "dev", "usr")
+           for _, _, files in os.walk("/" + top))
+print("SEARCHED", seen, "FOUND", sorted(set(found)))
 print("CWD", sorted(os.listdir(".")))
 '''
 WRITE_GRADEBOOK = r'''
@@ -86,7 +76,7 @@ for path in ["COURSE/submitted/full/extiny/extiny.ipynb", "COURSE/autograded/ful
         print("READ", path, len(open(path).read()))
     except OSError as error:
         print("READ-FAILED", path, type(error).__name__)
-print("GLOB", glob.glob("COURSE/**/*.ipynb", recursive=True) + glob.glob("../../**", recursive=True))
+print("GLOB", glob.glob("COURSE/**/*.ipynb", recursive=True) + glob.glob("/tmp/**", recursive=True))
 '''
 MEMORY = r'''
 hog = bytearray(64 * 2**30)
@@ -121,8 +111,56 @@ SLEEP = r'''
 import time
 time.sleep(10**6)
 '''
+DISK_FILLER = r'''
+written = 0
+try:
+    for i in range(10_000):
+        with open(f"fill{i}.bin", "wb") as handle:
+            handle.write(b"x" * 4 * 2**20)
+        written += 4
+except OSError as error:
+    print("FILL-STOPPED", written, type(error).__name__)
+'''
+CPU_HOG = r'''
+import os, time
+start, children = time.time(), []
+for _ in range(8):
+    pid = os.fork()
+    if pid == 0:
+        os.setsid()
+        end = time.time() + 3
+        while time.time() < end:
+            pass
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+times = os.times()
+print("CPU-HOG", round(times.children_user + times.children_system, 2), round(time.time() - start, 2))
+'''
+FORKED_MEMORY = r'''
+import os, time
+children = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        block = bytearray(1000 * 2**20)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        time.sleep(2)
+        os._exit(0)
+    children.append(pid)
+print("CHILDREN", [os.waitpid(pid, 0)[1] for pid in children])
+'''
+HUGE_DISPLAY = r'''
+from IPython.display import display
+for _ in range(20):
+    display({"text/plain": "x" * (8 * 2**20)}, raw=True)
+'''
 ATTACKS = {"searcher": SEARCH, "gradebook_writer": WRITE_GRADEBOOK, "reader": READ_OTHER,
-           "memory_hog": MEMORY, "fork_bomb": FORK, "huge_file": HUGE_FILE, "sleeper": SLEEP}
+           "memory_hog": MEMORY, "fork_bomb": FORK, "huge_file": HUGE_FILE, "sleeper": SLEEP,
+           "disk_filler": DISK_FILLER, "cpu_hog": CPU_HOG, "forked_memory": FORKED_MEMORY,
+           "huge_display": HUGE_DISPLAY}
 HONEST = {"full": (2, 3), "wrong": (0, 3)}
 # student → (test_top_k_accuracy, test_class_means): the attack never costs points, as it runs after the def.
 DESIGNED = {**HONEST, **{name: (2, 3) for name in ATTACKS}}
@@ -191,7 +229,8 @@ def test_every_grade_as_designed_and_honest_grades_equal_unsandboxed(graded, tmp
         assert grades[(student, "test_top_k_accuracy")][0] == top_k, (student, done.stdout)
         assert grades[(student, "test_class_means")][0] == means, (student, done.stdout)
     problems = {r["student"]: r["problem"] for r in reports.read_csv(course / "grades.csv") if r["problem"]}
-    assert list(problems) == ["linker"] and "symbolic links" in problems["linker"], problems
+    assert sorted(problems) == ["huge_display", "linker"], problems
+    assert "symbolic links" in problems["linker"] and "outputs cut" in problems["huge_display"], problems
     assert not (course / "autograded" / "linker").exists()
     plain = sandbox_course(tmp_path / "plain", attacks=False)
     unsafe = run_grading("grade", "--root", str(plain), "--unsafe-no-sandbox")
@@ -317,3 +356,94 @@ def test_a_memory_limit_too_low_for_the_imports_stops_grading(tmp_path: Path) ->
     assert "grading stopped before any student was graded" in done.stderr, done.stderr
     assert "reference solution of extiny" in done.stderr and "First errors" in done.stderr, done.stderr
     assert not (course / "gradebook.db").exists() and not (course / "grades.csv").exists()
+
+
+def test_a_disk_filler_stops_in_its_own_space(graded) -> None:
+    course, _ = graded
+    text = outputs(course, "disk_filler")
+    written = int(re.search(r"FILL-STOPPED (\d+)", text).group(1))
+    assert written <= sandbox.Limits().tmp_mb, text  # its private tmpfs, not the grader's disk
+    assert not list((course / "autograded" / "disk_filler").rglob("fill*.bin"))
+
+
+def test_many_processes_share_one_cpu(graded) -> None:
+    """Eight spinners in their own sessions get one CPU between them (the kernel's cgroup); on a busy
+    machine they get less, never more."""
+    course, _ = graded
+    found = re.search(r"CPU-HOG ([\d.]+) ([\d.]+)", outputs(course, "cpu_hog"))
+    used, wall = float(found.group(1)), float(found.group(2))
+    assert used <= 1.3 * wall + 0.5, (used, wall)
+
+
+def test_forked_children_share_one_memory_limit(graded) -> None:
+    """Four children of 1000 MB each under a 3072 MB kernel: the cgroup stops one of them."""
+    course, _ = graded
+    listed = re.search(r"CHILDREN \[(.*)\]", outputs(course, "forked_memory")).group(1)
+    statuses = [int(v) for v in re.findall(r"-?\d+", listed)]
+    assert len(statuses) == 4 and any(statuses), statuses
+
+
+def test_huge_displays_are_cut_before_they_are_stored(graded) -> None:
+    course, _ = graded
+    notebook = course / "autograded" / "huge_display" / ASSIGNMENT / "extiny.ipynb"
+    assert notebook.stat().st_size < 20 * 2**20
+    assert "output cut while grading" in outputs(course, "huge_display")
+    assert (course / "feedback" / "huge_display" / ASSIGNMENT / "extiny.html").stat().st_size < 2 * 2**20
+
+
+PLANT = r'''
+import os
+for folder in (".", "/tmp", "/tmp/.ipc", "/dev/shm"):
+    try:
+        with open(os.path.join(folder, "planted-by-a"), "w") as handle:
+            handle.write("a message for the next student")
+        print("PLANTED", folder)
+    except OSError as error:
+        print("PLANT-FAILED", folder, type(error).__name__)
+'''
+FIND = r'''
+import os
+for folder in (".", "/tmp", "/tmp/.ipc", "/dev/shm"):
+    try:
+        print("LISTED", folder, sorted(os.listdir(folder)))
+    except OSError as error:
+        print("LIST-FAILED", folder, type(error).__name__)
+'''
+
+
+def test_nothing_one_student_leaves_reaches_the_next(tmp_path: Path) -> None:
+    """One worker grades a planter, then a finder: the finder sees none of the planter's files."""
+    course = make_course(tmp_path / "course")
+    for student, code in (("a_planter", PLANT), ("b_finder", FIND)):
+        nb = solution(course)
+        _cell(nb, "top_k_accuracy").source += "\n" + code
+        (course / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
+        nbformat.write(nb, course / "submitted" / student / ASSIGNMENT / "extiny.ipynb")
+    done = run_grading("grade", "--root", str(course), "--workers", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PLANTED" in outputs(course, "a_planter")
+    found = outputs(course, "b_finder")
+    assert "LISTED ." in found and "planted-by-a" not in found, found
+
+
+def test_two_courses_graded_at_once_do_not_meet(tmp_path: Path) -> None:
+    """Two grading runs on one machine, one of them with a fork bomb: both grade their class as designed."""
+    runs = []
+    for name, attack in (("first", FORK), ("second", "")):
+        course = make_course(tmp_path / name)
+        for student in ("honest", "attacker"):
+            nb = solution(course)
+            if student == "attacker" and attack:
+                _cell(nb, "top_k_accuracy").source += "\n" + attack
+            (course / "submitted" / student / ASSIGNMENT).mkdir(parents=True)
+            nbformat.write(nb, course / "submitted" / student / ASSIGNMENT / "extiny.ipynb")
+        command = [sys.executable, "-m", "coursetools", "grade", "--root", str(course)]
+        runs.append((course, subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                                              stderr=subprocess.STDOUT, text=True)))
+    for course, process in runs:
+        output = process.communicate(timeout=900)[0]
+        assert process.returncode == 0, output
+        grades = task_grades(course / "gradebook.db")
+        assert all(grades[(s, t)][0] == points for s in ("honest", "attacker")
+                   for t, points in (("test_top_k_accuracy", 2), ("test_class_means", 3))), (course, grades)
+
