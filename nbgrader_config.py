@@ -8,6 +8,8 @@ c.CourseDirectory.release_directory = "exercises"
 
 # A hung cell fails alone: with interrupt_on_timeout left True it scores 0 and the rest is graded.
 c.Execute.timeout = 120
+# A kernel that starts slowly on a busy machine is waited for (nbclient's default is 60 s).
+c.Execute.startup_timeout = 180
 # Plain tracebacks: IPython's default context mode prints the lines *after* a failing visible assert,
 # which are the first lines of the hidden block (its own `%xmode Minimal` has not run yet).
 c.Execute.extra_arguments = ["--InteractiveShell.xmode=Plain"]

@@ -49,14 +49,13 @@ def marked_blocks(notebook: Path, begin: str, end: str) -> list[str]:
 
 def hidden_lines(notebook: Path, minimum: int = 16) -> set[str]:
     """Distinctive lines of a source notebook's hidden tests (stripped, at least ``minimum`` characters),
-    except those that students see anyway (the same line in a visible part of the notebook)."""
+    except those that students see anyway (text of a visible part of the notebook)."""
     blocks = marked_blocks(notebook, "HIDDEN TESTS", "HIDDEN TESTS")
     lines = {line.strip() for block in blocks for line in block.splitlines()}
     visible = "\n".join(cell_text(cell) for cell in notebook_cells(notebook))
     for block in blocks:
         visible = visible.replace(block, "")
-    shown = {line.strip() for line in visible.splitlines()}
-    return {line for line in lines - shown if len(line) >= minimum}
+    return {line for line in lines if len(line) >= minimum and line not in visible}
 
 
 def leaked_lines(feedback: Path, source_notebook: Path, submitted_notebook: Path) -> list[str]:

@@ -147,11 +147,16 @@ def observe_cases(observe: Any, cases_json: str, namespace: dict[str, Any]) -> N
 
 
 def define_observe(observe_source: str, namespace: dict[str, Any]) -> Any:
-    """The ``observe`` function of ``observe_source``, seeing ``namespace`` as its globals but not
-    adding names to it."""
+    """The ``observe`` function of ``observe_source`` (with its ``observe_*`` helpers), seeing
+    ``namespace`` as its globals but adding no name to it: the functions are defined inside a factory,
+    so they reach each other through its closure."""
+    import textwrap
+
+    factory = ("def observe_factory():\n" + textwrap.indent(observe_source, "    ")
+               + "\n    return observe\n")
     defined: dict[str, Any] = {}
-    exec(compile(observe_source, "observe", "exec"), namespace, defined)
-    return defined["observe"]
+    exec(compile(factory, "observe", "exec"), namespace, defined)
+    return defined["observe_factory"]()
 
 
 def kernel_cell(observe_source: str, cases_json: str) -> str:

@@ -115,3 +115,16 @@ def test_helpers_imports_no_course_tooling() -> None:
     importing = [p.name for p in (ROOT / "helpers").rglob("*.py")
                  if re.search(r"^\s*(import|from) coursetools", p.read_text(), re.MULTILINE)]
     assert not importing, f"helpers modules import coursetools: {importing}"
+
+
+@pytest.mark.parametrize("notebook", SOLUTIONS, ids=_ids(SOLUTIONS))
+def test_every_test_cell_is_judged(notebook: Path) -> None:
+    """Points come only from the judge (docs/judged-tests.md): every autograded test cell's hidden block
+    defines cases, observe and judge, and no expected value travels to the student's kernel."""
+    from coursetools import judge
+
+    cells = json.loads(notebook.read_text())["cells"]
+    tests = [c for c in cells if judge.is_test_cell(c)]
+    assert tests, f"{notebook.name} has no autograded test cell"
+    unjudged = [c["metadata"]["nbgrader"]["grade_id"] for c in tests if not judge.is_judged(c)]
+    assert not unjudged, f"{notebook.name}: test cells graded inside the student's kernel: {unjudged}"
