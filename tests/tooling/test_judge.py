@@ -103,7 +103,13 @@ def write_class(course: Path) -> None:
         nbformat.write(nb, course / "submitted" / student / ASSIGNMENT / "extiny.ipynb")
 
     submit("untouched", untouched(course))
-    submit("full", nbformat.read(FIXTURE, as_version=4))
+    solved = untouched(course)  # the release with the fixture's code answers written in
+    for cell in nbformat.read(FIXTURE, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and cell.cell_type == "code":
+            _cell(solved, meta["grade_id"]).source = cell.source
+    _cell(solved, "why_top_k").source = "The two highest scores of a row include its highest one."
+    submit("full", solved)
     for name, code in ATTACKS.items():
         nb = untouched(course)
         _cell(nb, "top_k_accuracy").source = code + "\n" + _cell(nb, "top_k_accuracy").source
@@ -139,9 +145,10 @@ def test_every_attack_scores_what_the_untouched_notebook_scores(graded) -> None:
 
 
 def _hidden_fragments() -> list[str]:
-    """Distinctive pieces of the fixture's hidden blocks, as written and in the attacks' encodings."""
+    """Distinctive pieces of the fixture's hidden blocks, as written and in the attacks' encodings (the
+    cases' names are not among them: the judge's verdicts name the cases on purpose)."""
     pieces = ["def observe(scores, labels, k)", "return top_k_accuracy(scores, labels, k=k)",
-              "def judge(case", "hidden-sentinel", "random scores with k="]
+              "def judge(case", "hidden-sentinel", "assert_close(got, want"]
     encoded = [codecs.encode(p, "rot13") for p in pieces]
     for cell in nbformat.read(FIXTURE, as_version=4).cells:
         code = judge.hidden_code(cell) or ""
