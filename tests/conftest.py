@@ -9,7 +9,12 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+import pytest
+import torch
+
+import helpers
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -20,6 +25,21 @@ EXERCISES = sorted((ROOT / "exercises").glob("*/*.ipynb"))
 # Kernels started by the tests share 2 cores with pytest-xdist's workers: one thread each.
 for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
+
+
+NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="no CUDA GPU: torch.cuda.is_available() is False")
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, NEEDS_CUDA])]
+
+
+@pytest.fixture(params=DEVICES)
+def on_device(request: pytest.FixtureRequest) -> Iterator[torch.device]:
+    """One test with ``helpers.use_device(device)`` for each available device, then the default again."""
+    chosen = helpers.use_device(request.param)
+    try:
+        yield chosen
+    finally:
+        helpers.use_device(None)
 
 
 def nbgrader_env() -> dict[str, str]:

@@ -20,24 +20,11 @@ import helpers
 from helpers import alignment, applications, challenges, data, fusion, plots, principles
 from helpers.train import as_tensors, fit, model_device, predict, seeded
 
-NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(),
-                                reason="no CUDA GPU: torch.cuda.is_available() is False")
-DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, NEEDS_CUDA])]
 TOLERANCE = {"rtol": 1e-4, "atol": 1e-5}  # float32 kernels differ in the last digits between devices
 TRAINED_TOLERANCE = {"rtol": 1e-3, "atol": 1e-4}  # a few optimiser steps carry those differences along
 COUNT_TOLERANCE = 0.02  # accuracies and ECE count examples: one on a decision or bin boundary may move
 
 Result = dict[str, np.ndarray]
-
-
-@pytest.fixture(params=DEVICES)
-def on_device(request: pytest.FixtureRequest) -> Iterator[torch.device]:
-    """One test with ``helpers.use_device(device)`` for each available device, then the default again."""
-    chosen = helpers.use_device(request.param)
-    try:
-        yield chosen
-    finally:
-        helpers.use_device(None)
 
 
 def _cpu(tensor: torch.Tensor, device: torch.device) -> np.ndarray:

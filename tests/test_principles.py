@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import ROOT, run_test_cell
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.figure import Figure
@@ -12,7 +13,6 @@ from scipy.integrate import quad
 from scipy.stats import entropy as scipy_entropy
 from scipy.stats import norm
 
-from conftest import ROOT, run_test_cell
 from helpers import data, plots, principles, widgets
 
 EXERCISE = ROOT / "solutions" / "ex01_principles" / "ex01_principles.ipynb"
@@ -206,7 +206,8 @@ BAD_INPUTS = [
     (principles.cross_entropy_bits, (np.full((2, 2), 0.5), [0, 2]), "labels"),
     (principles.fit_xor_models, ((np.zeros(5), np.zeros(4), np.zeros(5)), (np.zeros(3),) * 3),
      r"train\[0\] \(x1\) has 5, train\[1\] \(x2\) has 4"),
-    (principles.fit_xor_models, ((np.zeros(5),) * 3, (np.zeros(3), np.zeros(3), np.zeros(2))), r"test\[2\] \(y\) has 2"),
+    (principles.fit_xor_models, ((np.zeros(5),) * 3, (np.zeros(3), np.zeros(3), np.zeros(2))),
+     r"test\[2\] \(y\) has 2"),
     (principles.samples_needed, ([16, 8], np.array([0.3, 0.2]), 0.25), "sizes"),
     (principles.redundancy_scores, ([np.ones((3, 1))], [0, 1, 0], [np.ones((3, 1))], [0, 1, 0]), "two views"),
     (data.make_noisy_xor, (0, 0.1), "n"),
@@ -214,7 +215,8 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize("function, args, match", BAD_INPUTS, ids=[f[0].__name__ + str(i) for i, f in enumerate(BAD_INPUTS)])
+@pytest.mark.parametrize("function, args, match", BAD_INPUTS,
+                         ids=[f[0].__name__ + str(i) for i, f in enumerate(BAD_INPUTS)])
 def test_bad_input_raises_a_clear_value_error(function, args, match) -> None:
     if isinstance(match, dict):
         with pytest.raises(ValueError, match="weights"):
@@ -291,7 +293,8 @@ def test_claim_c3_corroboration_robustness_and_estimates() -> None:
     estimate = {name: principles.variational_information(np.hstack([fit_views[v] for v in vs]), y_fit,
                                                          np.hstack([held_views[v] for v in vs]), y_held)
                 for name, vs in {"X1": [0], "both": [0, 1]}.items()}
-    exact = {"X1": principles.gaussian_views_information([1.0]), "both": principles.gaussian_views_information(sigmas)}
+    exact = {"X1": principles.gaussian_views_information([1.0]),
+             "both": principles.gaussian_views_information(sigmas)}
     assert estimate["both"] > estimate["X1"] + 0.15
     for name in exact:
         assert abs(estimate[name] - exact[name]) < 0.03
@@ -336,7 +339,7 @@ def _pairwise_map(X):
 
 
 def _batch_centred_map(X):
-    """Right on the whole cube (where every monomial has mean 0) but each row's features depend on the batch."""
+    """Right on the whole cube (where every monomial has mean 0), but a row's features depend on the batch."""
     X = np.asarray(X, float)
     phi = np.column_stack([X, X.prod(axis=1)])
     return phi - phi.mean(axis=0)
@@ -383,8 +386,10 @@ WRONG = [
     ("test_best_unimodal_risk", {"best_unimodal_risk": _bayes_error_all_views}),
     ("test_best_unimodal_risk", {"best_unimodal_risk": _view_one_only}),
     ("test_best_unimodal_risk", {"best_unimodal_risk": _last_view_on_ties}),
-    ("test_parity_map", {"interaction_map": _pairwise_map, "perfect_weights": lambda: np.array([0, 0, 0, 0, -1, -1, -1.0])}),
-    ("test_parity_map", {"interaction_map": _batch_centred_map, "perfect_weights": lambda: np.array([0, 0, 0, -1.0])}),
+    ("test_parity_map", {"interaction_map": _pairwise_map,
+                         "perfect_weights": lambda: np.array([0, 0, 0, 0, -1, -1, -1.0])}),
+    ("test_parity_map", {"interaction_map": _batch_centred_map,
+                         "perfect_weights": lambda: np.array([0, 0, 0, -1.0])}),
     ("test_table_entropy", {"table_entropy": _entropy_nats}),
     ("test_table_entropy", {"table_entropy": _entropy_nan_on_zeros}),
     ("test_split_information", {"split_information": _information_first_axis_only}),
@@ -393,7 +398,8 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("grade_id, replace", WRONG, ids=[f"{g}-{next(iter(r.values())).__name__}" for g, r in WRONG])
+@pytest.mark.parametrize("grade_id, replace", WRONG,
+                         ids=[f"{g}-{next(iter(r.values())).__name__}" for g, r in WRONG])
 def test_hidden_tests_catch_a_wrong_implementation(grade_id: str, replace: dict) -> None:
     with pytest.raises(AssertionError):
         run_test_cell(EXERCISE, grade_id, replace=replace)

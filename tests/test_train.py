@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from helpers.train import accuracy, as_tensors, fit, model_device, predict, seeded
-from test_devices import on_device  # noqa: F401  (fixture: each test once per available device)
 
 
 def _linear_problem(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,7 +61,8 @@ def test_after_backward_records_and_can_rewrite_gradients(on_device: torch.devic
     with seeded(1):
         model = torch.nn.Linear(2, 2)
     start = model.weight.detach().clone()
-    history = fit(model, _cross_entropy, (x, y), epochs=2, batch_size=64, progress=False, after_backward=freeze)
+    history = fit(model, _cross_entropy, (x, y), epochs=2, batch_size=64, progress=False,
+                  after_backward=freeze)
     assert len(history["grad_norm"]) == len(history["loss"]) == 8
     assert all(v > 0 for v in history["grad_norm"])
     assert model_device(model).type == on_device.type, "fit trains on helpers.device()"
