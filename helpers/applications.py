@@ -593,3 +593,29 @@ def calibration_over_seeds(shared: Sequence[float] = (0.0, 0.6, 1.2), seeds: Seq
                 gap[m][i, j] = curve.mean_confidence - curve.overall_accuracy
                 acc[m][i, j] = curve.overall_accuracy
     return CalibrationSweep(levels, seeds, ece, gap, acc)
+
+
+def calibration_report(sweep: CalibrationSweep) -> str:
+    """Two lines per shared-noise level of a ``CalibrationSweep``: PoE's and MoE's signed gap
+    (mean confidence − accuracy) and ECE as mean [min, max] over the seeds, then in how many seeds
+    each predictor had the highest accuracy and the largest ECE."""
+    if not all(hasattr(sweep, f) for f in ("shared", "seeds", "ece", "gap", "accuracy")):
+        raise ValueError("sweep must be a CalibrationSweep (from calibration_over_seeds), "
+                         f"got {type(sweep).__name__}")
+    names = list(sweep.ece)
+
+    def span(values: np.ndarray, sign: str = "+") -> str:
+        return f"{values.mean():{sign}.3f} [{values.min():{sign}.3f}, {values.max():{sign}.3f}]"
+
+    def winners(table: dict[str, np.ndarray], i: int) -> str:
+        best = np.argmax([table[m][i] for m in names], axis=0)
+        return ", ".join(f"{m} {int(np.sum(best == k))}" for k, m in enumerate(names) if np.any(best == k))
+
+    lines = []
+    for i, level in enumerate(sweep.shared):
+        lines.append(f"shared noise {level:.1f}: confidence − accuracy  PoE {span(sweep.gap['PoE'][i])}  "
+                     f"MoE {span(sweep.gap['MoE'][i])} | ECE  PoE {span(sweep.ece['PoE'][i], '')}  "
+                     f"MoE {span(sweep.ece['MoE'][i], '')}")
+        lines.append(f"    of {len(sweep.seeds)} seeds — highest accuracy: {winners(sweep.accuracy, i)};  "
+                     f"largest ECE: {winners(sweep.ece, i)}")
+    return "\n".join(lines)
