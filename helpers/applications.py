@@ -6,16 +6,20 @@ The module reads like chapter 05:
    fused early (concatenation), late (mean of probabilities, a mixture of experts) or by a product of
    experts (``helpers.fusion.product_of_experts``, chained over the views), scored by repeated
    stratified k-fold cross-validation so that the *spread* over repeats is visible
-   (``cross_validated_accuracies``); canonical correlations between two views, in-sample and on
-   held-out folds (``canonical_correlations``, ``held_out_canonical_correlation``), and the
-   gene–lipid correlations ordered by the first canonical pair (``gene_lipid_map``).
+   (``cross_validated_accuracies``), with a Wilson interval per accuracy (``wilson_interval``);
+   canonical correlations between two views, in-sample and on held-out folds
+   (``canonical_correlations``, ``held_out_canonical_correlation``), and the
+   gene–lipid correlations ordered by the first canonical pair (``gene_lipid_map``), each lipid named
+   by its family (``lipid_family``).
 2. **Complementarity across many views** (the six-view digits): accuracy of each view alone, of
    every pair fused early, the gain of a pair over its better member (``complementarity``), and
    robustness when views go missing at random (``missing_views_curves``, reusing chapter 04's
-   ``missing_mask``, ``MissingAwareFusion`` and ``train_missing_aware`` with ``drop="each"``).
+   ``missing_mask``, ``MissingAwareFusion`` and ``train_missing_aware`` with ``drop="each"``), over
+   data seeds (``missing_views_over_seeds``).
 3. **A simulated diagnosis**: naive imputation vs a missingness indicator vs modality dropout when
    missingness carries information (``missingness_strategies``), and calibration of PoE vs MoE
-   (``reliability_curve``, ``diagnosis_calibration``).
+   (``reliability_curve``, ``diagnosis_calibration``, over shared-noise levels and data seeds:
+   ``calibration_over_seeds``).
 
 Conventions: views are lists (or dicts) of (n, d_m) arrays; a missing view of an example is a row of
 NaN (chapter 04's convention); models are chapter 01's logistic regression
@@ -26,6 +30,7 @@ NaN (chapter 04's convention); models are chapter 01's logistic regression
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import reduce
 from typing import Mapping, Sequence
@@ -153,6 +158,25 @@ def _repeat_cross_validation(views: dict[str, np.ndarray], labels: np.ndarray, n
     return {method: np.asarray(values) for method, values in results.items()}
 
 
+def wilson_interval(accuracy: float | np.ndarray, n: int, *, z: float = 1.96
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion (an accuracy â measured on ``n`` independent examples):
+
+    centre = (â + z²/2n) / (1 + z²/n),  half-width = z/(1 + z²/n) · √(â(1 − â)/n + z²/4n²).
+
+    Unlike â ± z√(â(1 − â)/n) it does not collapse to zero width at â = 0 or 1: 40 of 40 right
+    gives [0.912, 1] at z = 1.96, not certainty. Returns (low, high)."""
+    a = as_array(accuracy, "accuracy")
+    if np.any((a < 0) | (a > 1)):
+        raise ValueError(f"accuracy must lie in [0, 1], got {accuracy!r}")
+    n = check_positive_int(n, "n")
+    z = check_in_range(z, "z", 0.0, 10.0, low_open=True)
+    denominator = 1 + z ** 2 / n
+    centre = (a + z ** 2 / (2 * n)) / denominator
+    half = z / denominator * np.sqrt(a * (1 - a) / n + z ** 2 / (4 * n ** 2))
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # 1b. Alignment between two views: canonical correlations and a gene–lipid map
 # ---------------------------------------------------------------------------------------------
@@ -199,6 +223,16 @@ def held_out_canonical_correlation(x: np.ndarray, y: np.ndarray, *, n_components
             sign = np.sign(np.corrcoef(*(a[:, 0] for a in fitted.transform(tx[0], ty[0])))[0, 1])
             u_out[test], v_out[test] = u_k[:, 0], sign * v_k[:, 0]
     return {"in-sample": in_sample, "held-out": float(np.corrcoef(u_out, v_out)[0, 1])}
+
+
+def lipid_family(name: str) -> str:
+    """The family of a fatty acid named like nutrimouse's columns, "C<carbons>.<double bonds>[n.<k>]":
+    0 double bonds → "saturated", 1 → "monounsaturated", 2 or more → "polyunsaturated"."""
+    match = re.match(r"[Cc]\d+\.(\d+)", str(name))
+    if match is None:
+        raise ValueError(f"name must look like 'C18.2n.6' (carbons.double bonds), got {name!r}")
+    bonds = int(match.group(1))
+    return "saturated" if bonds == 0 else "monounsaturated" if bonds == 1 else "polyunsaturated"
 
 
 @dataclass(frozen=True)
@@ -397,6 +431,21 @@ def missing_views_curves(split: ViewSplit, rates: Sequence[float] = (0.0, 0.2, 0
     return {m: np.asarray(v) for m, v in curves.items()}
 
 
+def missing_views_over_seeds(seeds: Sequence[int], rates: Sequence[float] = (0.0, 0.2, 0.4, 0.6, 0.8), *,
+                             n_components: int = 20, n_train: int = 1000, dropout_rate: float = 0.6,
+                             hidden: int = 32, epochs: int = 10) -> dict[str, np.ndarray]:
+    """``missing_views_curves`` repeated over data seeds: for each seed s a new train/test split
+    (``digit_split(seed=s)``), new networks and new missing patterns (all seeded by s).
+    Returns ``accuracy[method]`` of shape (len(seeds), len(rates))."""
+    seeds = [check_positive_int(s, "seeds", minimum=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    runs = [missing_views_curves(digit_split(n_components=n_components, n_train=n_train, seed=s), rates,
+                                 dropout_rate=dropout_rate, hidden=hidden, epochs=epochs, seed=s)
+            for s in seeds]
+    return {m: np.array([run[m] for run in runs]) for m in MISSING_VIEW_METHODS}
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. A simulated diagnosis: informative missingness and calibration
 # ---------------------------------------------------------------------------------------------
@@ -503,3 +552,70 @@ def diagnosis_calibration(train: "object", test: "object", *, C: float = 1.0, n_
              "MoE": mixture_of_experts(np.exp(lp_c), np.exp(lp_i), 0.5)}
     return {name: reliability_curve(p, test.labels[both], n_bins) for name, p in probs.items()}
 
+
+
+CALIBRATED: tuple[str, ...] = ("clinical", "imaging", "PoE", "MoE")
+
+
+@dataclass(frozen=True)
+class CalibrationSweep:
+    """``diagnosis_calibration`` over shared-noise levels and data seeds: for each predictor in
+    ``CALIBRATED``, arrays of shape (len(shared), len(seeds)) of the ECE, the signed gap
+    ``mean confidence − accuracy`` (> 0 over-confident, < 0 under-confident) and the accuracy."""
+
+    shared: tuple[float, ...]
+    seeds: tuple[int, ...]
+    ece: dict[str, np.ndarray]
+    gap: dict[str, np.ndarray]
+    accuracy: dict[str, np.ndarray]
+
+
+def calibration_over_seeds(shared: Sequence[float] = (0.0, 0.6, 1.2), seeds: Sequence[int] = range(5), *,
+                           n: int = 1500, C: float = 1.0, n_bins: int = 10) -> CalibrationSweep:
+    """PoE vs MoE calibration on fresh simulated clinics: for data seed s, train on
+    ``make_diagnosis(n, seed=2s, shared=σ)`` and test on ``make_diagnosis(n, seed=2s + 1, shared=σ)``
+    (seed 0 is the chapter's pair 0, 1). Gap = (1/n) Σ_i max_y q(y | x_i) − (1/n) Σ_i [argmax q = y_i]."""
+    from .data import make_diagnosis
+
+    levels = tuple(check_in_range(v, "shared", 0.0, 10.0) for v in shared)
+    seeds = tuple(check_positive_int(s, "seeds", minimum=0) for s in seeds)
+    if not levels or not seeds:
+        raise ValueError("shared and seeds must each hold at least one value")
+    shape = (len(levels), len(seeds))
+    ece, gap, acc = ({m: np.zeros(shape) for m in CALIBRATED} for _ in range(3))
+    for i, level in enumerate(levels):
+        for j, s in enumerate(seeds):
+            train = make_diagnosis(n, seed=2 * s, shared=level)
+            test = make_diagnosis(n, seed=2 * s + 1, shared=level)
+            curves = diagnosis_calibration(train, test, C=C, n_bins=n_bins)
+            for m, curve in curves.items():
+                ece[m][i, j] = curve.ece
+                gap[m][i, j] = curve.mean_confidence - curve.overall_accuracy
+                acc[m][i, j] = curve.overall_accuracy
+    return CalibrationSweep(levels, seeds, ece, gap, acc)
+
+
+def calibration_report(sweep: CalibrationSweep) -> str:
+    """Two lines per shared-noise level of a ``CalibrationSweep``: PoE's and MoE's signed gap
+    (mean confidence − accuracy) and ECE as mean [min, max] over the seeds, then in how many seeds
+    each predictor had the highest accuracy and the largest ECE."""
+    if not all(hasattr(sweep, f) for f in ("shared", "seeds", "ece", "gap", "accuracy")):
+        raise ValueError("sweep must be a CalibrationSweep (from calibration_over_seeds), "
+                         f"got {type(sweep).__name__}")
+    names = list(sweep.ece)
+
+    def span(values: np.ndarray, sign: str = "+") -> str:
+        return f"{values.mean():{sign}.3f} [{values.min():{sign}.3f}, {values.max():{sign}.3f}]"
+
+    def winners(table: dict[str, np.ndarray], i: int) -> str:
+        best = np.argmax([table[m][i] for m in names], axis=0)
+        return ", ".join(f"{m} {int(np.sum(best == k))}" for k, m in enumerate(names) if np.any(best == k))
+
+    lines = []
+    for i, level in enumerate(sweep.shared):
+        lines.append(f"shared noise {level:.1f}: confidence − accuracy  PoE {span(sweep.gap['PoE'][i])}  "
+                     f"MoE {span(sweep.gap['MoE'][i])} | ECE  PoE {span(sweep.ece['PoE'][i], '')}  "
+                     f"MoE {span(sweep.ece['MoE'][i], '')}")
+        lines.append(f"    of {len(sweep.seeds)} seeds — highest accuracy: {winners(sweep.accuracy, i)};  "
+                     f"largest ECE: {winners(sweep.ece, i)}")
+    return "\n".join(lines)

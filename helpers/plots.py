@@ -24,7 +24,7 @@ from ._checks import (
 )
 
 if TYPE_CHECKING:
-    from .applications import Complementarity, GeneLipidMap, Reliability
+    from .applications import CalibrationSweep, Complementarity, GeneLipidMap, Reliability
     from .principles import ViewsRow, XorFit
 
 # The course's colours, by hue.
@@ -760,7 +760,10 @@ def missing_modality_panels(results: Mapping[str, Mapping[str, Sequence[float]]]
 
 def cv_spread(results: Mapping[str, Mapping[str, np.ndarray]], *, n: int) -> Figure:
     """Chapter 05, small data: one panel per target; every dot is one repeat of cross-validation, the
-    bar its mean, the whisker ± one binomial standard error √(a(1 − a)/n) around the mean."""
+    bar its mean, the whisker the 95 % Wilson interval of an accuracy measured on ``n`` examples
+    (``applications.wilson_interval``: it keeps a width at 1.000). The mean is printed under each bar."""
+    from .applications import wilson_interval
+
     _check_mapping(results, "results", "target -> {method: accuracies}")
     check_positive_int(n, "n")
     fig, axes = new_figure(len(results), width=4.2, height=3.4)
@@ -769,13 +772,15 @@ def cv_spread(results: Mapping[str, Mapping[str, np.ndarray]], *, n: int) -> Fig
             values = np.asarray(values, dtype=float)
             colour = COLORS["fused"] if method in ("early", "late", "poe") else COLORS["vision"]
             mean = values.mean()
+            low, high = wilson_interval(mean, n)
             axis.bar(k, mean, 0.6, color=colour, alpha=0.35)
-            axis.errorbar(k, mean, yerr=np.sqrt(mean * (1 - mean) / n), color=COLORS["truth"], capsize=4)
+            axis.errorbar(k, mean, yerr=[[mean - low], [high - mean]], color=COLORS["truth"], capsize=4)
             jitter = np.linspace(-0.15, 0.15, len(values))
             axis.plot(k + jitter, values, "o", ms=3.5, color=colour)
-            axis.annotate(f"{mean:.3f}", (k, 1.0), ha="center", va="bottom", fontsize=8)
-        axis.set(xticks=range(len(accuracies)), ylim=(0.4, 1.06), ylabel="cross-validated accuracy",
-                 title=f"{target} (n = {n})")
+            axis.text(k, 0.43, f"{mean:.3f}", ha="center", va="bottom", fontsize=8)
+        axis.set(xticks=range(len(accuracies)), ylim=(0.4, 1.04), ylabel="cross-validated accuracy",
+                 title=f"{target} (n = {n}; whisker: 95 % Wilson interval)")
+        axis.title.set_fontsize(9)
         axis.set_xticklabels(list(accuracies), rotation=15)
     return fig
 
@@ -806,10 +811,53 @@ def gene_lipid_figure(mapping: GeneLipidMap, labels: np.ndarray, class_names: Se
     image = right.imshow(mapping.corr, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
     right.set_yticks(range(len(mapping.genes)), mapping.genes, fontsize=7)
     right.set_xticks(range(len(mapping.lipids)), mapping.lipids, fontsize=7, rotation=70)
+    _colour_by_family(right, mapping.lipids)
     right.grid(False)
-    right.set_title("correlation of gene expression with lipid level (n = 40)")
+    right.set_title("correlation of gene expression with lipid level (n = 40); "
+                    "lipids ordered by their correlation with v1", fontsize=9)
     fig.colorbar(image, ax=right, shrink=0.8, label="Pearson r")
     return fig
+
+
+LIPID_FAMILY_COLOURS: dict[str, str] = {"saturated": PALETTE["dark"], "monounsaturated": PALETTE["orange"],
+                                         "polyunsaturated": PALETTE["purple"]}
+
+
+def _colour_by_family(axis: Axes, lipids: Sequence[str]) -> None:
+    """Colour each lipid tick label of ``axis`` by its family (``applications.lipid_family``), add a key."""
+    from matplotlib.patches import Patch
+
+    from .applications import lipid_family
+
+    for label, name in zip(axis.get_xticklabels(), lipids):
+        label.set_color(LIPID_FAMILY_COLOURS[lipid_family(name)])
+    handles = [Patch(color=colour, label=family) for family, colour in LIPID_FAMILY_COLOURS.items()]
+    axis.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3,
+                title="tick colour: lipid family", title_fontsize=7, frameon=False)
+
+
+def _place_labels(axis: Axes, x: np.ndarray, y: np.ndarray, texts: Sequence[str], *,
+                  fontsize: float = 7) -> None:
+    """Annotate points without overlaps: each label takes the first of a ring of offsets (in points)
+    whose box meets no point and no label placed before it (greedy, in the order given)."""
+    from matplotlib.transforms import Bbox
+
+    offsets = [(4, 3), (4, -9), (-4, 3), (-4, -9), (4, 12), (4, -18), (-4, 12), (-4, -18), (4, 21), (4, -27)]
+    centres = axis.transData.transform(np.column_stack([x, y]))
+    placed = [Bbox.from_extents(cx - 3, cy - 3, cx + 3, cy + 3) for cx, cy in centres]
+    for xi, yi, text in zip(x, y, texts):
+        for dx, dy in offsets:
+            label = axis.annotate(text, (xi, yi), xytext=(dx, dy), textcoords="offset points",
+                                  fontsize=fontsize, ha="left" if dx > 0 else "right")
+            box = label.get_window_extent()
+            if not any(box.overlaps(other) for other in placed):
+                break
+            label.remove()
+        else:
+            label = axis.annotate(text, (xi, yi), xytext=(4, 3), textcoords="offset points",
+                                  fontsize=fontsize)
+            box = label.get_window_extent()
+        placed.append(box)
 
 
 def complementarity_figure(result: Complementarity) -> Figure:
@@ -826,8 +874,9 @@ def complementarity_figure(result: Complementarity) -> Figure:
     for i in range(m):
         for j in range(m):
             text = f"{result.single[i]:.2f}" if i == j else f"{gain[i, j]:+.3f}"
+            dark_cell = i != j and abs(gain[i, j]) > 0.6 * limit
             axes[0].text(j, i, text, ha="center", va="center", fontsize=8,
-                         color="#444444" if i == j else "black")
+                         color="#444444" if i == j else "white" if dark_cell else "black")
     axes[0].set_xticks(range(m), names)
     axes[0].set_yticks(range(m), names)
     axes[0].grid(False)
@@ -835,12 +884,12 @@ def complementarity_figure(result: Complementarity) -> Figure:
     fig.colorbar(image, ax=axes[0], shrink=0.8)
     rows, cols = np.triu_indices(m, 1)
     axes[1].scatter(result.redundancy[rows, cols], gain[rows, cols], color=COLORS["fused"])
-    for i, j in zip(rows, cols):
-        axes[1].annotate(f"{names[i]}+{names[j]}", (result.redundancy[i, j], gain[i, j]), fontsize=7,
-                         xytext=(3, 2), textcoords="offset points")
     axes[1].axhline(0, color=COLORS["chance"], lw=1)
     axes[1].set(xlabel="mean of top-5 canonical correlations (training data)",
                 ylabel="gain over the better view", title="redundant pairs gain little")
+    fig.draw_without_rendering()  # fixes the layout, so that label boxes are measured where they end up
+    _place_labels(axes[1], result.redundancy[rows, cols], gain[rows, cols],
+                  [f"{names[i]}+{names[j]}" for i, j in zip(rows, cols)])
     return fig
 
 
@@ -861,22 +910,81 @@ def missing_views_figure(curves: Mapping[str, Sequence[float]], rates: Sequence[
     return fig
 
 
+def missing_views_seeds_figure(curves: Mapping[str, np.ndarray], rates: Sequence[float], *,
+                               best_single: float | None = None) -> Figure:
+    """Chapter 05: accuracy against the probability that each view is missing, over data seeds:
+    ``curves[method]`` of shape (n_seeds, n_rates); each seed is a dot, the line joins the means."""
+    _check_mapping(curves, "curves", "method -> (n_seeds, n_rates) accuracies")
+    rates = as_array(rates, "rates", ndim=1)
+    for name, values in curves.items():
+        if np.ndim(values) != 2 or np.shape(values)[1] != len(rates):
+            raise ValueError(f"curves[{name!r}] must have shape (n_seeds, {len(rates)}), "
+                             f"got {np.shape(values)}")
+    fig, (axis,) = new_figure(width=5.8, height=3.8)
+    palette = [PALETTE["grey"], PALETTE["blue"], PALETTE["green"], PALETTE["red"]]
+    for k, (name, values) in enumerate(curves.items()):
+        values = np.asarray(values, dtype=float)
+        colour = palette[k % len(palette)]
+        shift = (k - (len(curves) - 1) / 2) * 0.012
+        for row in values:
+            axis.plot(rates + shift, row, "o", ms=3, color=colour, alpha=0.6)
+        axis.plot(rates + shift, values.mean(0), "-", color=colour, label=f"{name} (mean)")
+    if best_single is not None:
+        axis.axhline(best_single, ls="--", color=COLORS["truth"], lw=1, label="best single view, complete")
+    n_seeds = len(next(iter(curves.values())))
+    axis.set(xlabel="probability that each view is missing", ylabel="test accuracy",
+             title=f"six views, missing at random ({n_seeds} data seeds, one dot each)")
+    axis.legend(fontsize=8, loc="lower left")
+    return fig
+
+
 def reliability_diagram(curves: Mapping[str, Reliability], *, title: str = "") -> Figure:
     """Chapter 05: accuracy against confidence per bin (the diagonal is perfect calibration), one line
-    per predictor with its ECE in the legend; below the diagonal means over-confident."""
+    per predictor with its ECE in the legend; below the diagonal means over-confident. The lower panel
+    counts the test cases in each confidence bin (a bin with few cases says little)."""
     _check_mapping(curves, "curves", "name -> applications.Reliability")
     for name, curve in curves.items():
         _check_record(curve, f"curves[{name!r}]", ("confidence", "accuracy", "count", "ece"),
                       "applications.Reliability (from reliability_curve)")
-    fig, (axis,) = new_figure(width=4.6, height=4.2)
+    fig = Figure(figsize=(5.0, 5.6), layout="constrained")
+    axis, counts = fig.subplots(2, 1, height_ratios=[3, 1.2], sharex=True)
     axis.plot([0, 1], [0, 1], ls="--", color=COLORS["chance"], lw=1, label="perfectly calibrated")
     palette = {"clinical": COLORS["vision"], "imaging": COLORS["text"], "PoE": COLORS["poe"],
                "MoE": COLORS["moe"]}
-    for name, curve in curves.items():
+    n_bins = len(next(iter(curves.values())).count)
+    width = 1.0 / n_bins / (len(curves) + 1)
+    for k, (name, curve) in enumerate(curves.items()):
         filled = curve.count > 0
         axis.plot(curve.confidence[filled], curve.accuracy[filled], "o-", ms=4, color=palette.get(name),
                   label=f"{name}: ECE {curve.ece:.3f}")
-    axis.set(xlabel="confidence (top-class probability)", ylabel="accuracy", xlim=(0.3, 1.0),
-             ylim=(0.0, 1.02), title=title or "reliability diagram")
+        left_edges = np.arange(n_bins) / n_bins
+        counts.bar(left_edges + (k + 0.5) * width, curve.count, width, align="edge", color=palette.get(name))
+    axis.set(ylabel="accuracy", xlim=(0.3, 1.0), ylim=(0.0, 1.02), title=title or "reliability diagram")
     axis.legend(fontsize=8, loc="upper left")
+    counts.set(xlabel="confidence (top-class probability)", ylabel="cases per bin")
+    return fig
+
+
+def calibration_seeds_figure(sweep: CalibrationSweep) -> Figure:
+    """Chapter 05: over data seeds (one dot each) and shared-noise levels, the signed calibration gap
+    mean confidence − accuracy of each predictor (above 0: over-confident) and its accuracy."""
+    _check_record(sweep, "sweep", ("shared", "seeds", "gap", "accuracy"), "applications.CalibrationSweep")
+    fig, axes = new_figure(2, width=4.6, height=3.6)
+    palette = {"clinical": COLORS["vision"], "imaging": COLORS["text"], "PoE": COLORS["poe"],
+               "MoE": COLORS["moe"]}
+    levels = np.arange(len(sweep.shared))
+    for axis, field, label in ((axes[0], sweep.gap, "mean confidence − accuracy"),
+                               (axes[1], sweep.accuracy, "accuracy (imaged test cases)")):
+        for k, (name, values) in enumerate(field.items()):
+            shift = (k - (len(field) - 1) / 2) * 0.17
+            for i in levels:
+                axis.plot(np.full(values.shape[1], i + shift), values[i], "o", ms=3.5, alpha=0.7,
+                          color=palette.get(name), label=name if i == 0 else None)
+            axis.plot(levels + shift, values.mean(1), "_", ms=14, mew=2, color=palette.get(name))
+        axis.set(xticks=levels, xlabel="noise shared by the two modalities", ylabel=label)
+        axis.set_xticklabels([f"{v:.1f}" for v in sweep.shared])
+    axes[0].axhline(0, color=COLORS["chance"], lw=1)
+    axes[0].set_title("above 0: over-confident; below: under-confident", fontsize=9)
+    axes[1].set_title(f"{len(sweep.seeds)} data seeds, one dot each; bar: mean", fontsize=9)
+    axes[0].legend(fontsize=8, loc="upper left")
     return fig

@@ -216,7 +216,8 @@ def diagnosis_calibration_figure(shared: float, seed: int = 0, n: int = 1500) ->
 
 def diagnosis_dependence(seed: int = 0) -> widgets.VBox:
     """A slider for the noise the two simulated modalities share: at 0 they are independent given the
-    class and PoE is calibrated; the more they share, the more PoE double-counts and over-states."""
+    class, PoE is calibrated and an equal-weight MoE under-confident; the more they share, the more PoE
+    double-counts and over-states (the lower panel counts the cases per confidence bin)."""
     check_positive_int(seed, "seed", minimum=0)
     return redrawing(lambda shared: diagnosis_calibration_figure(shared, seed),
                      shared=slider("shared noise", 1.2, 0.0, 2.0, 0.1))

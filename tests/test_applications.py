@@ -87,6 +87,25 @@ def test_reliability_curve_agrees_with_expected_calibration_error() -> None:
     assert curve.count.sum() == 400
 
 
+def test_wilson_interval_keeps_a_width_at_the_edges_and_matches_the_formula() -> None:
+    low, high = applications.wilson_interval(1.0, 40)
+    assert high == pytest.approx(1.0) and low == pytest.approx(0.9124, abs=1e-4)   # 40/40 is not certainty
+    low, high = applications.wilson_interval(0.0, 40)
+    assert low == pytest.approx(0.0) and high == pytest.approx(1 - 0.9124, abs=1e-4)
+    a, n, z = np.array([0.3, 0.75, 0.925]), 40, 1.96
+    low, high = applications.wilson_interval(a, n, z=z)
+    # the Wilson bounds solve |a − p| = z √(p(1 − p)/n) for p
+    for bound in (low, high):
+        np.testing.assert_allclose(np.abs(a - bound), z * np.sqrt(bound * (1 - bound) / n), atol=1e-12)
+    assert np.all((low < a) & (a < high))
+
+
+def test_lipid_family_reads_the_double_bonds() -> None:
+    assert applications.lipid_family("C16.0") == "saturated"
+    assert applications.lipid_family("C18.1n.9") == "monounsaturated"
+    assert applications.lipid_family("C20.4n.6") == "polyunsaturated"
+
+
 def test_make_diagnosis_missingness_depends_on_the_class() -> None:
     d = data.make_diagnosis(6000, seed=0)
     rates = [1 - d.imaged[d.labels == c].mean() for c in range(3)]
@@ -123,6 +142,13 @@ def test_make_missing_views_task_shapes_and_missing_rate() -> None:
     (lambda: applications.digit_split(n_train=2000), "n_train must leave test digits"),
     (lambda: data.make_diagnosis(10, missing_by_class=(0.5, 0.5)), "one probability per class"),
     (lambda: data.make_missing_views_task(10, 10, missing=1.0), "missing must lie in"),
+    (lambda: applications.wilson_interval(1.2, 40), "accuracy must lie in"),
+    (lambda: applications.wilson_interval(0.5, 0), "n must be"),
+    (lambda: applications.lipid_family("oleic"), "name must look like"),
+    (lambda: applications.missing_views_over_seeds([]), "seeds must hold"),
+    (lambda: applications.calibration_over_seeds(shared=()), "shared and seeds"),
+    (lambda: applications.calibration_report("sweep"), "sweep must be a CalibrationSweep"),
+    (lambda: plots.missing_views_seeds_figure({"a": np.zeros(3)}, [0.0, 0.5, 1.0]), "n_seeds"),
 ])
 def test_bad_input_raises_a_clear_value_error(call, message) -> None:
     with pytest.raises(ValueError, match=message):
@@ -151,6 +177,10 @@ def test_nutrimouse_diet_lipids_win_and_fusion_suffers_negative_transfer(nutrimo
         assert diet["gene"] < diet[method] < diet["lipid"], (method, diet)
     spread = {k: v.max() - v.min() for k, v in nutrimouse_cv["diet"].items()}
     assert max(spread.values()) > 0, "repeats must differ: the spread is the point"
+    for method in applications.FUSED:   # "none beats the lipids" on the same folds, repeat by repeat
+        assert np.all(nutrimouse_cv["diet"][method] <= nutrimouse_cv["diet"]["lipid"]), method
+    means = [diet[m] for m in applications.FUSED]
+    assert (max(means) - min(means)) * 40 < 1, "the fusions differ by less than one mouse: no ranking"
 
 
 def test_nutrimouse_genotype_is_read_from_the_genes(nutrimouse_cv) -> None:
@@ -176,6 +206,10 @@ def test_gene_lipid_alignment_survives_held_out_mice(mice) -> None:
                                           mice.feature_names["lipid"], n_components=5, top=15)
     assert mapping.corr.shape == (15, 21) and mapping.rho == pytest.approx(scores["in-sample"])
     assert np.abs(mapping.corr).max() > 0.7
+    # the canonical axis does not sort the lipids by family: both ends hold polyunsaturated acids
+    families = [{applications.lipid_family(name) for name in end} for end in (mapping.lipids[:5],
+                                                                              mapping.lipids[-5:])]
+    assert all("polyunsaturated" in end for end in families) and "saturated" in families[1]
     # the first canonical pair separates the genotypes
     u = mapping.variates[:, 0]
     genotype = mice.targets["genotype"]
@@ -211,14 +245,27 @@ def test_redundant_pairs_gain_little_and_complementary_pairs_gain_much(views6) -
     np.testing.assert_allclose(views6.gain, views6.gain.T)
 
 
-def test_missing_views_poe_and_modality_dropout_beat_zero_fill(digits, views6) -> None:
+@pytest.fixture(scope="module")
+def missing_over_seeds() -> dict[str, np.ndarray]:
+    return applications.missing_views_over_seeds(range(5), (0.0, 0.2, 0.4, 0.6, 0.8))
+
+
+def test_missing_views_dropout_gap_opens_only_at_high_missing_rates(missing_over_seeds) -> None:
+    zero, dropout, poe = (missing_over_seeds[m] for m in applications.MISSING_VIEW_METHODS)
+    assert zero.shape == (5, 5)
+    assert np.all(np.minimum(zero[:, 0], np.minimum(dropout[:, 0], poe[:, 0])) >= 0.97)
+    gap = dropout - zero
+    assert np.all(np.abs(gap[:, :2]) < 0.01), gap          # under one point at r <= 0.2, every seed
+    assert np.all(gap[:, 3] > 0.01) and np.all(gap[:, 4] > 0.025), gap   # opens at r = 0.6 and 0.8
+    assert np.all(poe[:, 4] > dropout[:, 4]) and poe[:, 4].mean() >= 0.86
+    assert np.all(poe.mean(0) >= dropout.mean(0)) and np.all(np.diff(poe.mean(0)) <= 0.005)
+
+
+def test_missing_views_seed_zero_is_the_single_run(digits, views6, missing_over_seeds) -> None:
     rates = (0.0, 0.2, 0.4, 0.6, 0.8)
-    curves = applications.missing_views_curves(digits, rates, dropout_rate=0.6, hidden=32, epochs=10, seed=0,
-                                               log_probs=views6.log_probs)
-    zero, dropout, poe = (curves[m] for m in applications.MISSING_VIEW_METHODS)
-    assert min(zero[0], dropout[0], poe[0]) >= 0.97
-    assert poe[-1] > dropout[-1] > zero[-1] + 0.02
-    assert poe[-1] >= 0.88 and np.all(np.diff(poe) <= 0.005)
+    single = applications.missing_views_curves(digits, rates, seed=0, log_probs=views6.log_probs)
+    for method in applications.MISSING_VIEW_METHODS:
+        np.testing.assert_allclose(single[method], missing_over_seeds[method][0], atol=1e-12)
 
 
 def test_informative_missingness_indicator_wins_then_loses_when_the_policy_changes() -> None:
@@ -232,18 +279,28 @@ def test_informative_missingness_indicator_wins_then_loses_when_the_policy_chang
     assert changed["mean imputation"] - changed["missingness indicator"] > 0.05
 
 
-def test_poe_is_over_confident_when_modalities_share_noise_and_calibrated_when_not() -> None:
+@pytest.mark.parametrize("seeds", [range(5), range(5, 10)], ids=["chapter seeds", "other seeds"])
+def test_poe_over_confident_with_shared_noise_and_moe_under_confident_without(seeds) -> None:
+    sweep = applications.calibration_over_seeds(shared=(0.0, 0.6, 1.2), seeds=seeds)
+    poe, moe = sweep.gap["PoE"], sweep.gap["MoE"]
+    assert np.all(poe[2] > 0.02), poe                      # shared noise 1.2: PoE over-confident, every seed
+    assert poe[0].mean() < poe[1].mean() < poe[2].mean()  # ... the more so, the more noise is shared
+    assert np.all(np.abs(poe[0]) < 0.03) and np.all(sweep.ece["PoE"][0] < 0.03)  # independent: calibrated
+    assert np.all(moe[:2] < -0.015) and np.all(moe[0] < -0.04), moe   # MoE under-confident without sharing
+    assert moe[2].mean() > moe[0].mean()                  # its deficit shrinks as the noise is shared
+    stacked = np.array([sweep.ece[m][0] for m in applications.CALIBRATED])
+    assert np.all(stacked.argmax(0) == applications.CALIBRATED.index("MoE"))   # largest ECE at shared 0
+    accuracy = np.array([sweep.accuracy[m][2] for m in applications.CALIBRATED])
+    assert np.sum(accuracy.argmax(0) == applications.CALIBRATED.index("MoE")) >= 3
+    assert "highest accuracy" in applications.calibration_report(sweep)
+
+
+def test_poe_is_over_confident_in_the_chapters_single_run() -> None:
     shared = applications.diagnosis_calibration(data.make_diagnosis(1500, seed=0, shared=1.2),
                                                 data.make_diagnosis(1500, seed=1, shared=1.2))
-    assert shared["PoE"].ece > shared["MoE"].ece + 0.02
-    poe = shared["PoE"]
-    filled = poe.count > 0
-    gaps = poe.confidence[filled] - poe.accuracy[filled]
-    overconfidence = np.sum(poe.count[filled] * gaps) / poe.count.sum()
-    assert overconfidence > 0.03
-    independent = applications.diagnosis_calibration(data.make_diagnosis(1500, seed=0, shared=0.0),
-                                                     data.make_diagnosis(1500, seed=1, shared=0.0))
-    assert independent["PoE"].ece < shared["PoE"].ece
+    assert shared["PoE"].mean_confidence - shared["PoE"].overall_accuracy > 0.03
+    assert shared["MoE"].mean_confidence < shared["MoE"].overall_accuracy
+    assert shared["MoE"].overall_accuracy == max(c.overall_accuracy for c in shared.values())
 
 
 def test_chapter_figures_and_widget_draw(views6, nutrimouse_cv, mice) -> None:
@@ -251,6 +308,18 @@ def test_chapter_figures_and_widget_draw(views6, nutrimouse_cv, mice) -> None:
 
     assert isinstance(plots.cv_spread(nutrimouse_cv, n=40), Figure)
     assert isinstance(plots.complementarity_figure(views6), Figure)
+    texts = [t for t in plots.complementarity_figure(views6).axes[1].texts]
+    boxes = [t.get_window_extent() for t in texts]
+    assert len(boxes) == 15 and not any(a.overlaps(b) for k, a in enumerate(boxes) for b in boxes[k + 1:])
+    rates = [0.0, 0.5]
+    assert isinstance(plots.missing_views_seeds_figure({"a": np.ones((3, 2))}, rates), Figure)
+    sweep = applications.calibration_over_seeds(shared=(0.0, 1.2), seeds=range(2), n=300)
+    assert isinstance(plots.calibration_seeds_figure(sweep), Figure)
+    mapping = applications.gene_lipid_map(mice.views["gene"], mice.views["lipid"], mice.feature_names["gene"],
+                                          mice.feature_names["lipid"], n_components=5, top=5)
+    figure = plots.gene_lipid_figure(mapping, mice.targets["diet"], mice.classes["diet"])
+    colours = {label.get_color() for label in figure.axes[1].get_xticklabels()}
+    assert colours == set(plots.LIPID_FAMILY_COLOURS.values())
     box = widgets.diagnosis_dependence(seed=0)
     slider = box.children[0].children[0]
     assert (slider.min, slider.value, slider.max) == (0.0, 1.2, 2.0)

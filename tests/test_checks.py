@@ -334,6 +334,13 @@ MALFORMED: dict[str, list[tuple[Callable[[], Any], str]]] = {
         (lambda: applications.reliability_curve(P3, [0, 5]), "labels")],
     "helpers.applications.diagnosis_calibration": [
         (lambda: applications.diagnosis_calibration(data.make_diagnosis(30), X), "test")],
+    "helpers.applications.wilson_interval": [(lambda: applications.wilson_interval(1.5, 40), "accuracy")],
+    "helpers.applications.lipid_family": [(lambda: applications.lipid_family("oleic"), "name")],
+    "helpers.applications.missing_views_over_seeds": [
+        (lambda: applications.missing_views_over_seeds([-1]), "seeds")],
+    "helpers.applications.calibration_over_seeds": [
+        (lambda: applications.calibration_over_seeds(shared=(20.0,)), "shared")],
+    "helpers.applications.calibration_report": [(lambda: applications.calibration_report(X), "sweep")],
     # data
     "helpers.data.standardise": [(lambda: data.standardise(np.ones(3)), "train"),
                                  (lambda: data.standardise(X, np.ones((2, 3))), "others")],
@@ -425,6 +432,9 @@ MALFORMED: dict[str, list[tuple[Callable[[], Any], str]]] = {
     "helpers.plots.missing_views_figure": [(lambda: plots.missing_views_figure({"a": [0.9]}, [0.0, 0.5]),
                                             "curves")],
     "helpers.plots.reliability_diagram": [(lambda: plots.reliability_diagram({"a": P3}), "curves")],
+    "helpers.plots.missing_views_seeds_figure": [
+        (lambda: plots.missing_views_seeds_figure({"a": np.zeros(3)}, [0.0, 0.5, 1.0]), "curves")],
+    "helpers.plots.calibration_seeds_figure": [(lambda: plots.calibration_seeds_figure(X), "sweep")],
     # widgets
     "helpers.widgets.redrawing": [(lambda: widgets.redrawing(plots.new_figure), "controls"),
                                   (lambda: widgets.redrawing("figure", x=widgets.slider("x", 0, 0, 1, 0.1)),
@@ -469,6 +479,7 @@ RECORDS: dict[str, str] = {
     "helpers.applications.ViewSplit": "digit_split",
     "helpers.applications.Complementarity": "complementarity",
     "helpers.applications.Reliability": "reliability_curve",
+    "helpers.applications.CalibrationSweep": "calibration_over_seeds",
     "helpers.data.MultiViewData": "load_multiple_features, load_nutrimouse",
     "helpers.data.PairedViews": "latent_pairs",
     "helpers.data.ProcrustesPair": "procrustes_pair",
