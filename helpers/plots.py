@@ -350,7 +350,7 @@ def seed_dots(values: Mapping[str, Sequence[float]], *, reference: Mapping[str, 
         axis.axhline(chance, ls="--", color=COLORS["chance"], label="chance")
     axis.set(xticks=np.arange(len(values)), xlim=(-0.6, len(values) - 0.1), ylabel=ylabel, title=title)
     axis.set_xticklabels(list(values), fontsize=9)
-    axis.legend(fontsize=8, loc="best")
+    axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=4, frameon=False)
     return fig
 
 
@@ -528,6 +528,25 @@ def horizontal_bars(values: Mapping[str, float], *, title: str = "", xlabel: str
         axis.annotate(fmt.format(w), (w, k), xytext=(3, 0), textcoords="offset points", va="center",
                       fontsize=8)
     axis.set(title=title, xlabel=xlabel, xlim=(0, max(widths) * 1.2 if max(widths) > 0 else 1))
+    return fig
+
+
+def granularity_bars(table: Mapping[str, Mapping[str, float]],
+                     metrics: Sequence[str] = ("instance@1", "concept@1", "x->y probe"), *,
+                     chance: float | None = None) -> Figure:
+    """``grouped_bars`` of ``alignment.granularity_and_invariance`` results, one group per representation,
+    the legend above the bars, and an optional chance line (e.g. 1 / number of classes)."""
+    _check_mapping(table, "table", "representation -> {metric: number}")
+    missing = [m for m in metrics if any(m not in row for row in table.values())]
+    if missing:
+        raise ValueError(f"metrics must be columns of table, missing {missing}")
+    fig = grouped_bars({m: {name: row[m] for name, row in table.items()} for m in metrics}, ylabel="fraction",
+                       title="granularity and invariance")
+    axis = fig.axes[0]
+    if chance is not None:
+        axis.axhline(chance, ls="--", color=COLORS["chance"], lw=1, label=f"chance {chance:.2f}")
+    axis.set_ylim(0, 1.0)
+    axis.legend(fontsize=8, loc="upper left", ncols=2)
     return fig
 
 
