@@ -368,13 +368,17 @@ def sample_complexity_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarr
     fig = learning_curves_figure(sizes, errors, target=target, needed=needed, floors=floors)
     axis = fig.axes[0]
     j = int(np.flatnonzero(sizes == n)[0])
-    text = [f"n = {n}:"] + [f"{name}: error {np.mean(np.asarray(e)[:, j]):.3f}, "
-                            f"excess {np.mean(np.asarray(e)[:, j]) - floors[name]:.3f}, "
-                            f"needs n = {needed[name]:.0f}" for name, e in errors.items()]
+    text = [f"n = {n}:"]
+    for name, e in errors.items():
+        error = float(np.mean(np.asarray(e)[:, j]))
+        reach = f"needs n = {needed[name]:.0f}" if np.isfinite(needed[name]) else \
+            f"not reached by n = {int(sizes[-1])}"
+        text.append(f"{name}: error {error:.3f}, excess {error - floors[name]:.3f}, {reach}")
     axis.axvline(n, color="k", lw=0.8, alpha=0.5)
     axis.text(0.98, 0.97, "\n".join(text), transform=axis.transAxes, ha="right", va="top", fontsize=7.5,
               bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
     axis.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    axis.minorticks_off()
     return fig
 
 
@@ -643,7 +647,8 @@ def batch_size_figure(sizes: Sequence[int], losses: Sequence[float], recalls: Se
     axes[0].plot(sizes, np.log(sizes) - losses, "s-", color=SERIES[2], label="bound log n - L (nats)")
     axes[0].axvline(n, color="k", lw=0.8)
     axes[0].set(xscale="log", xlabel="batch size n", ylabel="nats",
-                title=f"n = {n}: L = {losses[j]:.2f}, bound {np.log(n) - losses[j]:.2f}")
+                title=f"tau = {temperature:g}, n = {n}: L = {losses[j]:.2f}, "
+                      f"bound {np.log(n) - losses[j]:.2f}")
     axes[0].legend(fontsize=7)
     axes[1].plot(sizes, recalls, "o-", color=SERIES[1], label="recall@1 among n")
     axes[1].plot(sizes, 1 / sizes, ":", color=COLORS["chance"], label="chance 1/n")
@@ -651,7 +656,8 @@ def batch_size_figure(sizes: Sequence[int], losses: Sequence[float], recalls: Se
     axes[1].set(xscale="log", xlabel="batch size n", ylim=(0, 1),
                 title=f"recall@1 at n = {n}: {recalls[j]:.2f}")
     axes[1].legend(fontsize=7)
-    fig.suptitle(f"trained encoders evaluated on batches of test pairs, tau = {temperature:g}", fontsize=10)
+    for axis in axes:
+        axis.minorticks_off()   # log-axis minor ticks cost more to draw than the data
     return fig
 
 
