@@ -528,6 +528,7 @@ def true_pair_ranks(similarity: np.ndarray) -> np.ndarray:
 def batch_info_nce(model: DualEncoder, x: np.ndarray, y: np.ndarray, temperature: float) -> float:
     """Symmetric InfoNCE (``info_nce``) of one batch of pairs (x_i, y_i) through ``model``, without training:
     e.g. the loss of an untrained model, to compare with log n (a uniform softmax over n candidates)."""
+    check_same_length(x=as_array(x, "x", ndim=2), y=as_array(y, "y", ndim=2))
     ex, ey = embed(model, x, y)
     return float(info_nce(torch.as_tensor(ex), torch.as_tensor(ey), temperature, symmetric=True))
 
