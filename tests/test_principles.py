@@ -507,6 +507,9 @@ def test_chapter01_new_figures_and_widgets() -> None:
     with pytest.raises(ValueError, match="sigmas"):
         widgets.sample_complexity(())
     assert isinstance(plots.seed_dots({"a": [0.1, 0.2], "b": [0.3, 0.4]}, reference={"a": 0.15}), Figure)
+    fig = plots.sample_complexity_figure([8, 16], {"m": np.full((2, 2), 0.3)}, target=0.2, n=16,
+                                         floors={"m": 0.1})
+    assert "not reached by n = 16" in fig.axes[0].texts[-1].get_text()
     with pytest.raises(ValueError, match="n must be one of sizes"):
         plots.sample_complexity_figure([8, 16], {"m": np.ones((2, 2))}, target=0.2, n=12, floors={"m": 0.1})
     train, test = data.make_noisy_xor(100, 0.4, seed=0), data.make_noisy_xor(100, 0.4, seed=1)
