@@ -278,7 +278,23 @@ def dual_encoder(x_dim: int, y_dim: int, *, dim: int = 8, hidden: int = 64, seed
         return DualEncoder(x_dim, y_dim, dim, hidden)
 
 
-OBJECTIVES = ("triplet", "infonce")
+OBJECTIVES = ("triplet", "triplet-all", "infonce")
+
+
+def triplet_loss_all_negatives(ex: torch.Tensor, ey: torch.Tensor, margin: float = 0.5) -> torch.Tensor:
+    """Triplet loss with every other pair of the batch as a negative (the same n − 1 negatives per anchor
+    that InfoNCE sees), averaged over the n (n − 1) triplets:
+
+        (1 / n(n−1)) Σ_i Σ_{j≠i} max(0, m + ‖e_x,i − e_y,i‖² − ‖e_x,i − e_y,j‖²)
+    """
+    _check_embeddings(ex=ex, ey=ey)
+    check_in_range(margin, "margin", 0.0, 1e6)
+    if len(ex) < 2:
+        raise ValueError(f"ex must hold at least two pairs (one negative each), got {len(ex)}")
+    d = torch.cdist(ex, ey) ** 2
+    hinge = torch.clamp(margin + d.diagonal()[:, None] - d, min=0.0)
+    off = ~torch.eye(len(ex), dtype=torch.bool, device=ex.device)
+    return hinge[off].mean()
 
 
 def alignment_loss(model: DualEncoder, x: torch.Tensor, y: torch.Tensor, *, objective: str,
@@ -286,13 +302,16 @@ def alignment_loss(model: DualEncoder, x: torch.Tensor, y: torch.Tensor, *, obje
     """The loss of one minibatch of pairs (x_i, y_i) for ``objective``.
 
     ``"triplet"``: anchor e_x,i, positive e_y,i, negative e_y,i−1 (the batch is shuffled, so the
-    neighbouring pair is a random unmatched one). ``"infonce"``: symmetric InfoNCE over the batch,
+    neighbouring pair is a random unmatched one). ``"triplet-all"``: every other pair of the batch a
+    negative (``triplet_loss_all_negatives``). ``"infonce"``: symmetric InfoNCE over the batch,
     every other pair in the batch a negative.
     """
     check_choice(objective, "objective", OBJECTIVES)
     ex, ey = model(x, y)
     if objective == "triplet":
         return triplet_loss(ex, ey, torch.roll(ey, shifts=1, dims=0), margin=margin)
+    if objective == "triplet-all":
+        return triplet_loss_all_negatives(ex, ey, margin=margin)
     return info_nce(ex, ey, temperature, symmetric=True)
 
 
@@ -435,7 +454,137 @@ def table_text(table: Mapping[str, Mapping[str, float]], fmt: str = "{:>9.3f}") 
         raise ValueError("table must be a non-empty mapping row -> {column: number}")
     columns = list(next(iter(table.values())))
     width = max(len(name) for name in table) + 2
-    lines = [" " * width + "".join(f"{c:>10s}" for c in columns)]
+    widths = [max(len(fmt.format(0.0)), len(c)) + 2 for c in columns]  # a space between every two headers
+    lines = [" " * width + "".join(f"{c:>{w}s}" for c, w in zip(columns, widths))]
     for name, row in table.items():
-        lines.append(f"{name:<{width}s}" + "".join(" " + fmt.format(row[c]) for c in columns))
+        lines.append(f"{name:<{width}s}" + "".join(f"{fmt.format(row[c]).strip():>{w}s}"
+                                                    for c, w in zip(columns, widths)))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Lessons that hold (issue #17): held-out checks, seeds, granularity and invariance
+# ---------------------------------------------------------------------------------------------
+
+
+def heldout_residuals(x: np.ndarray, y: np.ndarray, *, folds: int = 5, k: int = 10,
+                      seed: int = 0) -> dict[str, float]:
+    """Held-out relative residual ‖ŷ − y‖_F / ‖y − ȳ‖_F (pooled over ``folds`` cross-validation folds) of
+    predicting y from x with Procrustes (rotation + scale + shift), a general linear map (least squares
+    with intercept) and k-nearest-neighbour regression (nonlinear, no shape assumed).
+
+    If the nonlinear model does not shrink the residual much below the linear ones, the leftover is not a
+    nonlinearity a model could learn from these data: the views share little information.
+    """
+    from sklearn.linear_model import LinearRegression
+    from sklearn.model_selection import KFold
+    from sklearn.neighbors import KNeighborsRegressor
+
+    x = as_array(x, "x", ndim=2)
+    y = as_array(y, "y", ndim=2)
+    n = check_same_length(x=x, y=y)
+    check_positive_int(folds, "folds", minimum=2)
+    check_positive_int(k, "k")
+    if n < folds * (k + 1):
+        raise ValueError(f"x must hold at least folds * (k + 1) = {folds * (k + 1)} rows, got {n}")
+    predictions = {name: np.zeros_like(y) for name in ("Procrustes", "linear map", f"{k}-NN")}
+    for fit_rows, held in KFold(folds, shuffle=True, random_state=seed).split(x):
+        predictions["Procrustes"][held] = procrustes(x[fit_rows], y[fit_rows]).transform(x[held])
+        predictions["linear map"][held] = LinearRegression().fit(x[fit_rows], y[fit_rows]).predict(x[held])
+        predictions[f"{k}-NN"][held] = KNeighborsRegressor(k).fit(x[fit_rows], y[fit_rows]).predict(x[held])
+    return {name: relative_residual(p, y) for name, p in predictions.items()}
+
+
+def latent_recoverability(latent: np.ndarray, views: Mapping[str, np.ndarray], *, k: int = 5,
+                          folds: int = 5, seed: int = 0) -> dict[str, float]:
+    """Cross-validated R² = 1 − Σ(z − ẑ)² / Σ(z − z̄)² of predicting a latent coordinate ``latent`` (n,) from
+    each view by k-nearest-neighbour regression: how much of the latent a view still carries."""
+    from sklearn.model_selection import KFold
+    from sklearn.neighbors import KNeighborsRegressor
+
+    z = as_array(latent, "latent", ndim=1)
+    if not isinstance(views, Mapping) or not views:
+        raise ValueError("views must be a non-empty mapping name -> (n, d) array")
+    out = {}
+    for name, view in views.items():
+        v = as_array(view, f"views[{name!r}]", ndim=2)
+        check_same_length(latent=z, **{f"views[{name!r}]": v})
+        prediction = np.zeros_like(z)
+        for fit_rows, held in KFold(folds, shuffle=True, random_state=seed).split(v):
+            prediction[held] = KNeighborsRegressor(k).fit(v[fit_rows], z[fit_rows]).predict(v[held])
+        out[name] = float(1 - np.sum((z - prediction) ** 2) / np.sum((z - z.mean()) ** 2))
+    return out
+
+
+def true_pair_ranks(similarity: np.ndarray) -> np.ndarray:
+    """Rank of the true match in each row of a square similarity matrix (1 = the row's largest; ties
+    count against it, as in ``recall_at_k``): rank_i = #{j : S_ij ≥ S_ii}."""
+    similarity = as_array(similarity, "similarity", ndim=2)
+    if similarity.shape[0] != similarity.shape[1]:
+        raise ValueError(f"similarity must be square (n queries × n candidates), got {similarity.shape}")
+    return (similarity >= np.diag(similarity)[:, None]).sum(axis=1)
+
+
+def batch_info_nce(model: DualEncoder, x: np.ndarray, y: np.ndarray, temperature: float) -> float:
+    """Symmetric InfoNCE (``info_nce``) of one batch of pairs (x_i, y_i) through ``model``, without training:
+    e.g. the loss of an untrained model, to compare with log n (a uniform softmax over n candidates)."""
+    check_same_length(x=as_array(x, "x", ndim=2), y=as_array(y, "y", ndim=2))
+    ex, ey = embed(model, x, y)
+    return float(info_nce(torch.as_tensor(ex), torch.as_tensor(ey), temperature, symmetric=True))
+
+
+def objectives_over_seeds(train_pairs: tuple[np.ndarray, np.ndarray],
+                          test_pairs: tuple[np.ndarray, np.ndarray], train_labels: np.ndarray,
+                          test_labels: np.ndarray, seeds: Sequence[int], *,
+                          objectives: Mapping[str, str], epochs: int = 10, batch_size: int = 128,
+                          per_class: int = 5, margin: float = 0.5,
+                          temperature: float = 0.1) -> dict[str, dict[str, np.ndarray]]:
+    """Train a fresh ``dual_encoder`` (seed s) per named objective (a value of OBJECTIVES) and seed, on the
+    same batches, and score it on the test pairs: recall@1 of y from x among all test pairs, and the
+    ``few_label_probe`` accuracy with ``per_class`` labels. Returns {metric: {name: (len(seeds),)}}."""
+    x, y = (as_array(v, f"train_pairs[{i}]", ndim=2) for i, v in enumerate(train_pairs))
+    tx, ty = (as_array(v, f"test_pairs[{i}]", ndim=2) for i, v in enumerate(test_pairs))
+    if not isinstance(objectives, Mapping) or not objectives:
+        raise ValueError("objectives must be a non-empty mapping name -> objective")
+    if not seeds:
+        raise ValueError("seeds must be a non-empty list of non-negative integers")
+    out: dict[str, dict[str, np.ndarray]] = {"recall@1": {}, f"probe@{per_class}": {}}
+    for name, objective in objectives.items():
+        check_choice(objective, f"objectives[{name!r}]", OBJECTIVES)
+        scores = np.zeros((2, len(seeds)))
+        for i, s in enumerate(seeds):
+            check_positive_int(s, "seeds", minimum=0)
+            model = dual_encoder(x.shape[1], y.shape[1], dim=8, seed=s)
+            train_alignment(model, x, y, objective=objective, margin=margin, temperature=temperature,
+                            epochs=epochs, batch_size=batch_size, seed=s, progress=False)
+            (ex, _), (tex, tey) = embed(model, x, y), embed(model, tx, ty)
+            scores[0, i] = recall_at_k(cosine_similarities(tex, tey).numpy(), 1)
+            scores[1, i] = few_label_probe(ex, train_labels, tex, test_labels, per_class=per_class, repeats=3,
+                                           seed=s)
+        out["recall@1"][name], out[f"probe@{per_class}"][name] = scores
+    return out
+
+
+def granularity_and_invariance(features: Mapping[str, tuple[tuple[np.ndarray, np.ndarray],
+                                                             tuple[np.ndarray, np.ndarray]]],
+                               train_labels: np.ndarray, test_labels: np.ndarray, *, per_class: int = 5,
+                               repeats: int = 5, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Two granularities of "close" and one test of a modality-invariant space, per representation
+    ``((train_x, train_y), (test_x, test_y))``:
+
+    * ``instance@1`` — the nearest y (cosine) of test x_i is its own partner y_i (recall@1);
+    * ``concept@1`` — the nearest y of x_i has the same class as x_i (same concept, any instance);
+    * ``x->x probe`` / ``x->y probe`` — a ``few_label_probe`` fitted on x features, tested on x, or on the
+      *other* modality's features y: in a modality-invariant space the two are close.
+    """
+    out = {}
+    test_labels = as_array(test_labels, "test_labels", ndim=1, dtype=int)
+    for name, ((train_x, _), (test_x, test_y)) in features.items():
+        similarity = cosine_similarities(np.asarray(test_x, float), np.asarray(test_y, float)).numpy()
+        nearest = similarity.argmax(axis=1)
+        probe = {target: few_label_probe(train_x, train_labels, feats, test_labels, per_class=per_class,
+                                         repeats=repeats, seed=seed)
+                 for target, feats in (("x->x probe", test_x), ("x->y probe", test_y))}
+        out[name] = {"instance@1": recall_at_k(similarity, 1),
+                     "concept@1": float(np.mean(test_labels[nearest] == test_labels)), **probe}
+    return out

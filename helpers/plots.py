@@ -13,6 +13,7 @@ import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from ._checks import (
     as_array,
@@ -186,15 +187,23 @@ def xor_decision_boundaries(fit: XorFit, x: np.ndarray, y: np.ndarray, *, limit:
     grid = np.linspace(-limit, limit, resolution)
     g1, g2 = np.meshgrid(grid, grid)
     flat = np.column_stack([g1.ravel(), g2.ravel()])
+    filled = None
     for axis, name in zip(axes, names):
         prob = fit.predict[name](flat).reshape(g1.shape)
-        axis.contourf(g1, g2, prob, levels=np.linspace(0, 1, 11), cmap="coolwarm", alpha=0.55)
+        filled = axis.contourf(g1, g2, prob, levels=np.linspace(0, 1, 11), cmap="coolwarm", alpha=0.55)
         axis.contour(g1, g2, prob, levels=[0.5], colors="k", linewidths=1.2)
-        axis.scatter(x[:, 0], x[:, 1], c=np.where(y == 1, COLORS["text"], COLORS["vision"]), s=5, alpha=0.6)
+        for label, colour in ((0, COLORS["vision"]), (1, COLORS["text"])):
+            pts = x[y == label]
+            axis.scatter(pts[:, 0], pts[:, 1], color=colour, s=5, alpha=0.6, label=f"test point, Y = {label}")
         axis.set(title=f"{name}\naccuracy {fit.accuracy[name]:.1%}", xlabel="x1", aspect="equal",
                  xlim=(-limit, limit), ylim=(-limit, limit))
         axis.grid(False)
     axes[0].set_ylabel("x2")
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(Line2D([], [], color="k", lw=1.2))
+    labels.append("boundary P(Y=1) = 0.5")
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, markerscale=3)
+    fig.colorbar(filled, ax=list(axes), label="model's P(Y = 1)", shrink=0.8)
     return fig
 
 
@@ -247,8 +256,10 @@ def information_and_error(rows: Sequence[ViewsRow], *, title: str = "") -> Figur
     right.bar(position + width / 2, [r.bayes_error for r in rows], width, label="Bayes error",
               color=COLORS["error"])
     for x, r in zip(position, rows):
+        right.annotate(f"{r.fano_bound:.3f}", (x - width / 2, r.fano_bound), ha="center", va="bottom",
+                       fontsize=7)
         right.annotate(f"{r.bayes_error:.3f}", (x + width / 2, r.bayes_error), ha="center", va="bottom",
-                       fontsize=8)
+                       fontsize=7)
     top = max(max(r.bayes_error, r.fano_bound) for r in rows)
     right.set(xticks=position, xticklabels=names, ylabel="0-1 error", title="error: bound vs achieved",
               ylim=(0, max(top, 0.01) * 1.35))
@@ -311,6 +322,63 @@ def learning_curves_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray
     axis.set(xlabel="training samples n", ylabel="held-out error", ylim=(0, None),
              title="learning curves (mean +- 1 sd; dotted: Bayes error)")
     axis.legend(fontsize=8)
+    return fig
+
+
+def seed_dots(values: Mapping[str, Sequence[float]], *, reference: Mapping[str, float] | None = None,
+              reference_label: str = "exact", chance: float | None = None, ylabel: str = "",
+              title: str = "", fmt: str = "{:.3f}", ax: Axes | None = None) -> Figure:
+    """One column per name: every seed's value as a dot, the mean +- 1 sd as a bar with the mean written
+    beside it, and an optional reference value per name (a black dash) and chance line."""
+    _check_mapping(values, "values", "name -> values over seeds")
+    width = max(4.2, 1.5 * len(values))
+    fig, (axis,) = new_figure(width=width) if ax is None else (ax.figure, np.array([ax]))
+    rng = np.random.default_rng(0)  # horizontal jitter only, so that equal values stay visible
+    for k, (name, vals) in enumerate(values.items()):
+        vals = as_array(vals, f"values[{name!r}]", ndim=1)
+        colour = SERIES[k % len(SERIES)]
+        axis.scatter(k + rng.uniform(-0.12, 0.12, len(vals)), vals, s=18, color=colour, alpha=0.8,
+                     label="one seed" if k == 0 else None)
+        mean, sd = float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+        axis.errorbar(k + 0.28, mean, yerr=sd, fmt="o", color="k", capsize=4, ms=4,
+                      label="mean +- 1 sd" if k == 0 else None)
+        axis.annotate(fmt.format(mean), (k + 0.34, mean), va="center", fontsize=8)
+        if reference and name in reference:
+            axis.hlines(reference[name], k - 0.3, k + 0.3, colors="k", linestyles="-", lw=2,
+                        label=reference_label if k == 0 else None)
+    if chance is not None:
+        axis.axhline(chance, ls="--", color=COLORS["chance"], label="chance")
+    axis.set(xticks=np.arange(len(values)), xlim=(-0.6, len(values) - 0.1), ylabel=ylabel, title=title)
+    axis.set_xticklabels(list(values), fontsize=9)
+    axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=4, frameon=False)
+    return fig
+
+
+def sample_complexity_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray], *, target: float,
+                             n: int, floors: Mapping[str, float]) -> Figure:
+    """``learning_curves_figure`` with the samples needed to reach ``target`` and a marker at size ``n``
+    whose legend gives each model's mean error and excess error (error - Bayes error) there."""
+    from .principles import samples_needed
+
+    sizes = as_array(sizes, "sizes", ndim=1)
+    if n not in sizes:
+        raise ValueError(f"n must be one of sizes {list(sizes.astype(int))}, got {n}")
+    needed = {name: samples_needed(sizes, np.asarray(errs).mean(axis=0), target)
+              for name, errs in errors.items()}
+    fig = learning_curves_figure(sizes, errors, target=target, needed=needed, floors=floors)
+    axis = fig.axes[0]
+    j = int(np.flatnonzero(sizes == n)[0])
+    text = [f"n = {n}:"]
+    for name, e in errors.items():
+        error = float(np.mean(np.asarray(e)[:, j]))
+        reach = f"needs n = {needed[name]:.0f}" if np.isfinite(needed[name]) else \
+            f"not reached by n = {int(sizes[-1])}"
+        text.append(f"{name}: error {error:.3f}, excess {error - floors[name]:.3f}, {reach}")
+    axis.axvline(n, color="k", lw=0.8, alpha=0.5)
+    axis.text(0.98, 0.97, "\n".join(text), transform=axis.transAxes, ha="right", va="top", fontsize=7.5,
+              bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"})
+    axis.legend(fontsize=8, loc="lower right", framealpha=0.9)
+    axis.minorticks_off()
     return fig
 
 
@@ -440,12 +508,156 @@ def representation_comparison(table: Mapping[str, Mapping[str, float]]) -> Figur
         heights = [table[name][key] for key in recalls]
         axes[0].bar(np.arange(len(recalls)) + i * width, heights, width, color=colour, label=name)
         axes[1].plot([int(key.split("@")[1]) for key in probes], [table[name][key] for key in probes],
-                     marker="o", color=colour, label=name)
+                     marker="osD^vP"[i % 6], ls=("-", "--", ":", "-.")[i % 4], ms=7 - i, color=colour,
+                     label=name, alpha=0.85)
     axes[0].set_xticks(np.arange(len(recalls)) + width * (len(names) - 1) / 2, recalls)
     axes[0].set(title="cross-modal retrieval (test pairs)", ylabel="recall", ylim=(0, 1))
     axes[1].set(title="linear probe with few labels", xlabel="labels per class", ylabel="test accuracy",
                 ylim=(0, 1))
     axes[0].legend(fontsize=8)
+    axes[1].legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def horizontal_bars(values: Mapping[str, float], *, title: str = "", xlabel: str = "",
+                    fmt: str = "{:.3f}", ax: Axes | None = None) -> Figure:
+    """Horizontal bars of named values (long names stay readable), the value written at each bar's end."""
+    _check_mapping(values, "values", "name -> number")
+    fig, (axis,) = new_figure(width=6.0, height=0.45 * len(values) + 1.2) if ax is None else \
+        (ax.figure, np.array([ax]))
+    names = list(values)[::-1]
+    widths = [float(values[n]) for n in names]
+    axis.barh(names, widths, color=[SERIES[i % len(SERIES)] for i in range(len(names))][::-1])
+    for k, w in enumerate(widths):
+        axis.annotate(fmt.format(w), (w, k), xytext=(3, 0), textcoords="offset points", va="center",
+                      fontsize=8)
+    axis.set(title=title, xlabel=xlabel, xlim=(0, max(widths) * 1.2 if max(widths) > 0 else 1))
+    return fig
+
+
+def granularity_bars(table: Mapping[str, Mapping[str, float]],
+                     metrics: Sequence[str] = ("instance@1", "concept@1", "x->y probe"), *,
+                     chance: float | None = None) -> Figure:
+    """``grouped_bars`` of ``alignment.granularity_and_invariance`` results, one group per representation,
+    the legend above the bars, and an optional chance line (e.g. 1 / number of classes)."""
+    _check_mapping(table, "table", "representation -> {metric: number}")
+    missing = [m for m in metrics if any(m not in row for row in table.values())]
+    if missing:
+        raise ValueError(f"metrics must be columns of table, missing {missing}")
+    fig = grouped_bars({m: {name: row[m] for name, row in table.items()} for m in metrics}, ylabel="fraction",
+                       title="granularity and invariance")
+    axis = fig.axes[0]
+    if chance is not None:
+        axis.axhline(chance, ls="--", color=COLORS["chance"], lw=1, label=f"chance {chance:.2f}")
+    axis.set_ylim(0, 1.0)
+    axis.legend(fontsize=8, loc="upper left", ncols=2)
+    return fig
+
+
+def similarity_matrix_marked(similarity: np.ndarray, *, title: str = "cosine similarity S_ij",
+                             ax: Axes | None = None) -> Figure:
+    """``similarity_matrix`` with each row's largest entry marked by a dot and the true pairs (diagonal) by
+    squares; the title counts the rows whose true pair is the row's maximum."""
+    from .alignment import true_pair_ranks
+
+    similarity = as_array(similarity, "similarity", ndim=2)
+    fig, (axis,) = new_figure(width=4.6, height=3.8) if ax is None else (ax.figure, np.array([ax]))
+    image = axis.imshow(similarity, cmap="coolwarm", vmin=-1, vmax=1)
+    fig.colorbar(image, ax=axis, label="S_ij")
+    n = len(similarity)
+    axis.scatter(np.arange(n), np.arange(n), marker="s", s=90, facecolors="none", edgecolors="k",
+                 label="true pair (i, i)")
+    axis.scatter(similarity.argmax(axis=1), np.arange(n), marker="o", s=14, color="k", label="row maximum")
+    top = int(np.sum(true_pair_ranks(similarity) == 1))
+    axis.set(title=f"{title}\ntrue pair is the row maximum in {top} of {n} rows",
+             xlabel="candidate j (modality y)", ylabel="anchor i (modality x)")
+    axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=2)
+    axis.grid(False)
+    return fig
+
+
+def infonce_training_figure(history: Mapping[str, Sequence[float]], similarity: np.ndarray, *,
+                            batch_size: int, untrained_loss: float, temperature: float) -> Figure:
+    """Left: the InfoNCE loss per step, log(batch size) (a uniform softmax) and the loss of the untrained
+    encoders on one batch. Right: ``similarity_matrix_marked`` for some test pairs after training."""
+    if not isinstance(history, Mapping) or "loss" not in history:
+        raise ValueError("history must map 'loss' to the loss per step (from alignment.train_alignment)")
+    fig, axes = new_figure(2, width=4.8, height=4.0)
+    loss = np.asarray(history["loss"], float)
+    axes[0].plot(loss, color=SERIES[0], label="InfoNCE loss (training batches)")
+    axes[0].axhline(np.log(batch_size), ls="--", color=COLORS["chance"],
+                    label=f"log {batch_size} = {np.log(batch_size):.2f} (uniform softmax)")
+    axes[0].axhline(untrained_loss, ls=":", color="k", label=f"untrained, one batch: {untrained_loss:.2f}")
+    axes[0].set(title=f"InfoNCE training, tau = {temperature:g}", xlabel="step", ylabel="loss",
+                ylim=(0, max(loss.max(), untrained_loss) * 1.1))
+    axes[0].legend(fontsize=7)
+    similarity_matrix_marked(similarity, title="S on test pairs (InfoNCE)", ax=axes[1])
+    return fig
+
+
+def softmax_temperature_classes(similarities: np.ndarray, temperature: float, same_class: Sequence[bool],
+                                reference: Sequence[float] = (1.0, 0.02)) -> Figure:
+    """``softmax_temperature`` with the candidates of the anchor's own class hatched, and the title naming
+    the candidate that gets the most probability."""
+    from .alignment import softmax_over_similarities
+
+    same = np.asarray(same_class, bool)
+    if same.shape != np.shape(similarities):
+        raise ValueError(f"same_class must give one flag per candidate ({np.shape(similarities)}), "
+                         f"got {same.shape}")
+    fig = softmax_temperature(similarities, temperature, reference)
+    axis = fig.axes[0]
+    for bar, flag in zip(axis.patches, same):
+        if flag:
+            bar.set_hatch("///")
+            bar.set_edgecolor("k")
+    p = softmax_over_similarities(np.asarray(similarities, float), temperature)
+    axis.set_title(f"tau = {temperature:.2f}: p(true match) = {p[0]:.2f}, top candidate {int(p.argmax())} "
+                   f"(p = {p.max():.2f}); hatched: anchor's class", fontsize=9)
+    return fig
+
+
+def triplet_margin_figure(gaps: np.ndarray, margin: float) -> Figure:
+    """Histogram of the test triplets' gaps d(a, n)² − d(a, p)² with the margin: a triplet is active (has a
+    loss and a gradient) when its gap is below m."""
+    gaps = as_array(gaps, "gaps", ndim=1)
+    fig, (axis,) = new_figure(width=6.0, height=3.2)
+    axis.hist(gaps, bins=np.linspace(-4, 4, 61), color=SERIES[0], alpha=0.7, label="test triplets")
+    axis.axvline(margin, color=COLORS["error"], lw=2, label=f"margin m = {margin:.2f}")
+    active = float(np.mean(gaps < margin))
+    loss = float(np.mean(np.clip(margin - gaps, 0, None)))
+    axis.set(xlabel="gap d(a, n)^2 - d(a, p)^2", ylabel="triplets", xlim=(-4, 5.5),
+             title=f"active triplets (gap < m): {active:.0%}, mean loss {loss:.3f}")
+    axis.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def batch_size_figure(sizes: Sequence[int], losses: Sequence[float], recalls: Sequence[float], n: int,
+                      temperature: float) -> Figure:
+    """InfoNCE of trained encoders on batches of n test pairs against n: the loss, log n, and the bound
+    log n − L on the mutual information between the views; right: recall@1 among the n candidates."""
+    sizes, losses, recalls = (as_array(v, name, ndim=1) for v, name in
+                              ((sizes, "sizes"), (losses, "losses"), (recalls, "recalls")))
+    if n not in sizes:
+        raise ValueError(f"n must be one of sizes {list(sizes.astype(int))}, got {n}")
+    j = int(np.flatnonzero(sizes == n)[0])
+    fig, axes = new_figure(2, width=4.4, height=3.4)
+    axes[0].plot(sizes, losses, "o-", color=SERIES[0], label="InfoNCE loss L")
+    axes[0].plot(sizes, np.log(sizes), "--", color=COLORS["chance"], label="log n")
+    axes[0].plot(sizes, np.log(sizes) - losses, "s-", color=SERIES[2], label="bound log n - L (nats)")
+    axes[0].axvline(n, color="k", lw=0.8)
+    axes[0].set(xscale="log", xlabel="batch size n", ylabel="nats",
+                title=f"tau = {temperature:g}, n = {n}: L = {losses[j]:.2f}, "
+                      f"bound {np.log(n) - losses[j]:.2f}")
+    axes[0].legend(fontsize=7)
+    axes[1].plot(sizes, recalls, "o-", color=SERIES[1], label="recall@1 among n")
+    axes[1].plot(sizes, 1 / sizes, ":", color=COLORS["chance"], label="chance 1/n")
+    axes[1].axvline(n, color="k", lw=0.8)
+    axes[1].set(xscale="log", xlabel="batch size n", ylim=(0, 1),
+                title=f"recall@1 at n = {n}: {recalls[j]:.2f}")
+    axes[1].legend(fontsize=7)
+    for axis in axes:
+        axis.minorticks_off()   # log-axis minor ticks cost more to draw than the data
     return fig
 
 

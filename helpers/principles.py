@@ -209,13 +209,14 @@ def _xor_split(data: tuple[np.ndarray, np.ndarray, np.ndarray], name: str) -> tu
 
 def fit_xor_models(train: tuple[np.ndarray, np.ndarray, np.ndarray],
                    test: tuple[np.ndarray, np.ndarray, np.ndarray],
-                   *, seed: int = 0, mlp_epochs: int = 40) -> XorFit:
+                   *, seed: int = 0, mlp_epochs: int = 40, mlp: bool = True) -> XorFit:
     """Train the four classifiers of the chapter on (X1, X2, y) and score them on ``test``.
 
     * view 1 only — logistic regression (``fit_logistic``) on x1;
     * concatenation — logistic regression on (x1, x2), no interaction term;
     * interaction — logistic regression on (x1, x2, x1*x2) (the hypothesis class H_int);
-    * MLP — a small network on (x1, x2), trained with ``helpers.train.fit``.
+    * MLP — a small network on (x1, x2), trained with ``helpers.train.fit`` (left out when ``mlp`` is
+      False, which makes a fit over many seeds fast).
     """
     check_positive_int(seed, "seed", minimum=0)
     (a1, a2, ya), (b1, b2, yb) = (_xor_split(train, "train"), _xor_split(test, "test"))
@@ -229,8 +230,10 @@ def fit_xor_models(train: tuple[np.ndarray, np.ndarray, np.ndarray],
     for name, phi in feature_maps.items():
         model = fit_logistic(phi(x_train), ya, C=100.0)
         predict[name] = lambda x, model=model, phi=phi: model.predict_proba(phi(np.asarray(x, float)))[:, 1]
-    predict["MLP"] = _xor_mlp(x_train, ya, seed, mlp_epochs)
-    accuracy = {name: float(np.mean((predict[name](x_test) >= 0.5) == yb)) for name in XOR_MODELS}
+    if mlp:
+        predict["MLP"] = _xor_mlp(x_train, ya, seed, mlp_epochs)
+    accuracy = {name: float(np.mean((predict[name](x_test) >= 0.5) == yb)) for name in XOR_MODELS
+                if name in predict}
     return XorFit(predict=predict, accuracy=accuracy)
 
 
@@ -611,3 +614,120 @@ def samples_needed(sizes: Sequence[int], mean_errors: np.ndarray, target: float)
     lo, hi = np.log2(n[j - 1]), np.log2(n[j])
     frac = (e[j - 1] - target) / (e[j - 1] - e[j])
     return float(2 ** (lo + frac * (hi - lo)))
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Lessons that hold on other seeds (issue #17): results over seeds, conditions, mechanisms
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_seeds(seeds: Sequence[int]) -> list[int]:
+    """A non-empty list of distinct non-negative integer seeds; ValueError naming ``seeds``."""
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or len(seeds) == 0:
+        raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    out = [check_positive_int(s, "seeds", minimum=0) for s in seeds]
+    if len(set(out)) != len(out):
+        raise ValueError(f"seeds must be distinct, got {list(seeds)}")
+    return out
+
+
+def xor_linear_accuracies(noise: float, seeds: Sequence[int], *, n_train: int = 400,
+                          n_test: int = 1000) -> dict[str, np.ndarray]:
+    """Held-out accuracy of the three logistic models of ``fit_xor_models`` (view 1 only, concatenation,
+    interaction) on the noisy XOR, one training set (seed s) and one test set (seed s + 1000) per seed.
+
+    Returns {model: accuracies (len(seeds),)}. A line through the XOR pattern has no preferred tilt, so
+    the concatenation model's line is set by the chance imbalance of its training sample.
+    """
+    from .data import make_noisy_xor
+
+    seeds = _check_seeds(seeds)
+    out: dict[str, list[float]] = {}
+    for s in seeds:
+        train, test = make_noisy_xor(n_train, noise, seed=s), make_noisy_xor(n_test, noise, seed=s + 1000)
+        fit = fit_xor_models(train, test, seed=s, mlp=False)
+        for name, acc in fit.accuracy.items():
+            out.setdefault(name, []).append(acc)
+    return {name: np.array(values) for name, values in out.items()}
+
+
+def xor_variational_information(train: tuple[np.ndarray, np.ndarray, np.ndarray],
+                                test: tuple[np.ndarray, np.ndarray, np.ndarray]) -> dict[str, float]:
+    """Variational estimate H(Y) - CE (bits, ``variational_information``) of I(Y; X1, X2) on the noisy XOR
+    with two model families: logistic regression on (x1, x2) ("concatenation") and on (x1, x2, x1 x2)
+    ("interaction"). Both see the same two views; the bound is only as good as the model family."""
+    (a1, a2, ya), (b1, b2, yb) = (_xor_split(train, "train"), _xor_split(test, "test"))
+    x_train, x_test = np.column_stack([a1, a2]), np.column_stack([b1, b2])
+
+    def with_product(x: np.ndarray) -> np.ndarray:
+        return np.column_stack([x, x[:, 0] * x[:, 1]])
+
+    return {"concatenation": variational_information(x_train, ya, x_test, yb),
+            "interaction": variational_information(with_product(x_train), ya, with_product(x_test), yb)}
+
+
+def flip_views_outvoted(flips: Sequence[float]) -> bool:
+    """Whether several binary flip views have a Bayes error strictly below the best single view's.
+
+    With a uniform prior the Bayes rule is the sign of sum_v w_v s_v, w_v = |log((1 - eps_v) / eps_v)|
+    (s_v = +-1 the reported labels). It differs from "follow the best view b" only when the other views
+    outweigh it: the error drops below min eps_v  iff  sum_{v != b} w_v > w_b. Two views never satisfy
+    this (w_other <= w_b); three views do only if the two weaker ones together outweigh the best.
+    """
+    eps = as_array(flips, "flips", ndim=1)
+    if len(eps) == 0 or np.any((eps < 0) | (eps > 1)):
+        raise ValueError(f"flips must be a non-empty list of probabilities in [0, 1], got {list(eps)}")
+    with np.errstate(divide="ignore"):
+        weights = np.abs(np.log1p(-eps) - np.log(eps))
+        weights = np.where((eps == 0) | (eps == 1), np.inf, weights)
+    best = int(np.argmax(weights))
+    if np.isinf(weights[best]):
+        return False
+    return bool(np.sum(np.delete(weights, best)) > weights[best] * (1 + 1e-12))
+
+
+def variational_information_over_seeds(sigmas: Sequence[float], view_sets: Mapping[str, Sequence[int]],
+                                       seeds: Sequence[int], *, n_fit: int = 2000, n_held: int = 20000,
+                                       dim: int = 10) -> dict[str, np.ndarray]:
+    """``variational_information`` (H(Y) - CE, bits) of each named set of Gaussian views, repeated with a
+    fresh fitting set (seed s) and held-out set (seed s + 1000) per seed. Returns {name: (len(seeds),)}.
+
+    Its mean sits below the exact I(Y; X): CE >= H(Y|X) for a model fitted on finitely many samples
+    (its weights are off by sampling error, which only adds KL), a systematic bias, not noise.
+    """
+    seeds = _check_seeds(seeds)
+    check_positive_int(n_fit, "n_fit", minimum=10)
+    check_positive_int(n_held, "n_held", minimum=10)
+    out = {name: np.zeros(len(seeds)) for name in view_sets}
+    for i, s in enumerate(seeds):
+        fit_views, y_fit = make_gaussian_views(n_fit, sigmas, dim=dim, seed=s)
+        held_views, y_held = make_gaussian_views(n_held, sigmas, dim=dim, seed=s + 1000)
+        for name, views in view_sets.items():
+            if not views or any(not 0 <= v < len(fit_views) for v in views):
+                raise ValueError(f"view_sets[{name!r}] must list view indices in 0..{len(fit_views) - 1}")
+            out[name][i] = variational_information(np.hstack([fit_views[v] for v in views]), y_fit,
+                                                   np.hstack([held_views[v] for v in views]), y_held)
+    return out
+
+
+def samples_for_targets(sizes: Sequence[int], errors: Mapping[str, np.ndarray],
+                        targets: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    """``samples_needed`` on each model's mean learning curve for each named target error:
+    {target name: {model: n}} (inf when the curve never reaches it within ``sizes``)."""
+    if not isinstance(errors, Mapping) or not errors:
+        raise ValueError("errors must be a non-empty mapping name -> (repeats, len(sizes)) array")
+    if not isinstance(targets, Mapping) or not targets:
+        raise ValueError("targets must be a non-empty mapping name -> target error")
+    return {t: {name: samples_needed(sizes, np.asarray(errs).mean(axis=0), float(target))
+                for name, errs in errors.items()} for t, target in targets.items()}
+
+
+def excess_errors(errors: Mapping[str, np.ndarray], floors: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Mean held-out error minus the Bayes error, per model and training-set size:
+    excess(n) = mean_r err_r(n) - P_e*. It measures how fast a model *learns*, apart from where it ends."""
+    if not isinstance(errors, Mapping) or not errors:
+        raise ValueError("errors must be a non-empty mapping name -> (repeats, len(sizes)) array")
+    missing = [name for name in errors if name not in floors]
+    if missing:
+        raise ValueError(f"floors must hold a Bayes error for every model, missing {missing}")
+    return {name: np.asarray(errs, float).mean(axis=0) - float(floors[name]) for name, errs in errors.items()}

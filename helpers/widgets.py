@@ -117,6 +117,75 @@ def flip_noise() -> widgets.VBox:
                      three_views=widgets.Checkbox(value=False, description="third view"))
 
 
+def flip_views_condition_figure(eps1: float, eps2: float, eps3: float = 0.1,
+                                three_views: bool = False) -> Figure:
+    """``flip_views_figure`` whose title also says whether the weaker views can outvote the best one
+    (``principles.flip_views_outvoted``: the only case where the Bayes error falls below the best view's)."""
+    from . import principles
+
+    fig = flip_views_figure(eps1, eps2, eps3, three_views)
+    flips = [eps1, eps2, eps3] if three_views else [eps1, eps2]
+    verdict = "yes: error below the best view's" if principles.flip_views_outvoted(flips) else \
+        "no: error = the best view's"
+    fig.suptitle(f"flips {', '.join(f'{e:.2f}' for e in flips)} | weaker views outvote the best? {verdict}",
+                 fontsize=10)
+    return fig
+
+
+def flip_noise_linked(eps1: float = 0.1, eps2: float = 0.1, eps3: float = 0.1) -> widgets.VBox:
+    """Like ``flip_noise``, but the eps3 slider is greyed out until "third view" is ticked, and the title
+    states the outvoting condition."""
+    for eps, name in ((eps1, "eps1"), (eps2, "eps2"), (eps3, "eps3")):
+        check_in_range(eps, name, 0.0, 0.5)
+    third = widgets.Checkbox(value=False, description="third view (enables eps3)")
+    eps3_slider = slider("eps3", eps3, 0.0, 0.5, 0.01)
+    eps3_slider.disabled = True
+
+    def toggle(change: dict) -> None:
+        eps3_slider.disabled = not change["new"]
+
+    third.observe(toggle, names="value")
+    return redrawing(flip_views_condition_figure, eps1=slider("eps1", eps1, 0.0, 0.5, 0.01),
+                     eps2=slider("eps2", eps2, 0.0, 0.5, 0.01), eps3=eps3_slider, three_views=third)
+
+
+def sample_complexity(sigmas: tuple[float, ...] = (0.7, 1.0, 1.4), *,
+                      sizes: tuple[int, ...] = (8, 16, 32, 64, 128, 256), repeats: int = 5, dim: int = 10,
+                      seed: int = 0) -> widgets.VBox:
+    """Controls for the noise sigma of both Gaussian views, the training-set size n and the target error.
+
+    The learning curves (one view vs both, ``principles.learning_curves``) are computed once per sigma
+    when the widget is made; the sliders then only redraw ``plots.sample_complexity_figure``.
+    """
+    from . import plots, principles
+
+    if not isinstance(sigmas, (tuple, list)) or not sigmas or any(float(s) <= 0 for s in sigmas):
+        raise ValueError(f"sigmas must be a non-empty tuple of positive noise levels, got {sigmas!r}")
+    check_positive_int(repeats, "repeats")
+    check_positive_int(seed, "seed", minimum=0)
+    views = {"one view": [0], "both views": [0, 1]}
+    precomputed = {}
+    for s in sigmas:
+        curves = principles.learning_curves((s, s), views, sizes, repeats=repeats, dim=dim, n_test=2000,
+                                            seed=seed)
+        floors = {"one view": principles.gaussian_views_bayes_error([s]),
+                  "both views": principles.gaussian_views_bayes_error([s, s])}
+        precomputed[float(s)] = (curves, floors)
+
+    def draw(sigma: float, n: int, target: float) -> Figure:
+        curves, floors = precomputed[float(sigma)]
+        fig = plots.sample_complexity_figure(sizes, curves, target=target, n=n, floors=floors)
+        fig.axes[0].set_title(f"sigma = {sigma:.2f} per view, {repeats} training sets per n")
+        return fig
+
+    first = 1.0 if 1.0 in precomputed else float(sigmas[0])
+    return redrawing(draw, sigma=widgets.SelectionSlider(options=list(precomputed), value=first,
+                                                         description="sigma", continuous_update=False),
+                     n=widgets.SelectionSlider(options=list(sizes), value=sizes[len(sizes) // 2],
+                                               description="n", continuous_update=False),
+                     target=slider("target error", 0.20, 0.02, 0.45, 0.01))
+
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 02 — alignment: widgets
 # ---------------------------------------------------------------------------------------------
@@ -137,10 +206,14 @@ def procrustes_figure(degrees: float = 40.0, noise: float = 0.05, warp: float = 
     return plots.procrustes_before_after(pair.x, pair.y, fit.transform(pair.x), title=title)
 
 
-def procrustes_explorer() -> widgets.VBox:
-    """Sliders for the rotation angle, the noise and the nonlinear warp of ``procrustes_figure``."""
-    return redrawing(procrustes_figure, degrees=slider("rotation (deg)", 40.0, -180.0, 180.0, 5.0),
-                     noise=slider("noise", 0.05, 0.0, 1.0, 0.05), warp=slider("warp", 0.0, 0.0, 0.5, 0.05))
+def procrustes_explorer(degrees: float = 40.0, noise: float = 0.05, warp: float = 0.0) -> widgets.VBox:
+    """Sliders for the rotation angle, the noise and the nonlinear warp of ``procrustes_figure``
+    (starting at the given values, e.g. those of the static figure above the widget)."""
+    check_in_range(degrees, "degrees", -180.0, 180.0)
+    check_in_range(noise, "noise", 0.0, 1.0)
+    check_in_range(warp, "warp", 0.0, 0.5)
+    return redrawing(procrustes_figure, degrees=slider("rotation (deg)", degrees, -180.0, 180.0, 5.0),
+                     noise=slider("noise", noise, 0.0, 1.0, 0.05), warp=slider("warp", warp, 0.0, 0.5, 0.05))
 
 
 def temperature_explorer(similarities: "np.ndarray", temperature: float = 0.1) -> widgets.VBox:
@@ -154,6 +227,80 @@ def temperature_explorer(similarities: "np.ndarray", temperature: float = 0.1) -
         return plots.softmax_temperature(similarities, temperature)
 
     return redrawing(draw, temperature=slider("temperature tau", temperature, 0.01, 2.0, 0.01))
+
+
+def temperature_classes_explorer(similarities: "np.ndarray", same_class: "np.ndarray",
+                                 temperature: float = 0.1) -> widgets.VBox:
+    """A temperature slider redrawing ``plots.softmax_temperature_classes`` (same-class candidates
+    hatched)."""
+    from . import plots
+
+    similarities = as_array(similarities, "similarities", ndim=1)
+    same_class = as_array(same_class, "same_class", ndim=1, dtype=bool)
+    if len(same_class) != len(similarities):
+        raise ValueError(f"same_class must hold one flag per candidate ({len(similarities)}), "
+                         f"got {len(same_class)}")
+    check_in_range(temperature, "temperature", 0.01, 2.0)
+    def draw(temperature: float) -> Figure:
+        return plots.softmax_temperature_classes(similarities, temperature, same_class)
+
+    return redrawing(draw,
+                     temperature=slider("temperature tau", temperature, 0.01, 2.0, 0.01))
+
+
+def triplet_gaps(ex: "np.ndarray", ey: "np.ndarray", seed: int = 0) -> "np.ndarray":
+    """Gaps d(a, n)² − d(a, p)² of the triplets (e_x,i, e_y,i, e_y,π(i)), π a random derangement
+    (``alignment.pair_distances``)."""
+    from . import alignment
+
+    distances = alignment.pair_distances(ex, ey, seed=seed)
+    return distances["unmatched"] - distances["matched"]
+
+
+def margin_explorer(ex: "np.ndarray", ey: "np.ndarray", margin: float = 0.5, seed: int = 0) -> widgets.VBox:
+    """A margin slider redrawing ``plots.triplet_margin_figure`` for embedded test pairs: which triplets a
+    margin m would still train on (gap < m), from m = 0 to m = 5 (beyond 4 every triplet on the sphere)."""
+    from . import plots
+
+    check_in_range(margin, "margin", 0.0, 5.0)
+    gaps = triplet_gaps(ex, ey, seed)
+    return redrawing(lambda margin: plots.triplet_margin_figure(gaps, margin),
+                     margin=slider("margin m", margin, 0.0, 5.0, 0.1))
+
+
+def info_nce_by_batch_size(ex: "np.ndarray", ey: "np.ndarray", sizes: "tuple[int, ...]", temperature: float,
+                           batches: int = 8, seed: int = 0) -> tuple["np.ndarray", "np.ndarray"]:
+    """Mean InfoNCE loss (one direction, ``alignment.info_nce``) and recall@1 over ``batches`` random batches
+    of n embedded test pairs, for each n in ``sizes``."""
+    import torch
+
+    from . import alignment
+    from ._checks import rng_from
+
+    ex, ey = as_array(ex, "ex", ndim=2), as_array(ey, "ey", ndim=2)
+    if any(int(n) < 2 or int(n) > len(ex) for n in sizes):
+        raise ValueError(f"sizes must lie in 2..{len(ex)} (the number of pairs), got {sizes}")
+    rng = rng_from(seed)
+    losses, recalls = [], []
+    for n in sizes:
+        picks = [rng.choice(len(ex), int(n), replace=False) for _ in range(batches)]
+        losses.append(np.mean([float(alignment.info_nce(torch.as_tensor(ex[p]), torch.as_tensor(ey[p]),
+                                                        temperature)) for p in picks]))
+        recalls.append(np.mean([alignment.recall_at_k(ex[p] @ ey[p].T, 1) for p in picks]))
+    return np.array(losses), np.array(recalls)
+
+
+def batch_size_explorer(ex: "np.ndarray", ey: "np.ndarray", temperature: float = 0.1,
+                        sizes: "tuple[int, ...]" = (2, 4, 8, 16, 32, 64, 128, 256, 500)) -> widgets.VBox:
+    """A batch-size slider over precomputed ``info_nce_by_batch_size`` results, redrawing
+    ``plots.batch_size_figure``: the loss grows with n, and so does the bound log n − L it gives."""
+    from . import plots
+
+    check_in_range(temperature, "temperature", 0.01, 2.0)
+    losses, recalls = info_nce_by_batch_size(ex, ey, sizes, temperature)
+    return redrawing(lambda n: plots.batch_size_figure(sizes, losses, recalls, n, temperature),
+                     n=widgets.SelectionSlider(options=list(sizes), value=128 if 128 in sizes else sizes[0],
+                                               description="batch size n", continuous_update=False))
 
 
 # ---------------------------------------------------------------------------------------------
