@@ -680,6 +680,53 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
     return fig
 
 
+def seed_dots(table: Mapping[str, Sequence[float]], *, ylabel: str, title: str = "",
+              line: float | None = None, line_label: str = "", highlight: int | None = None,
+              ax: Axes | None = None) -> Figure:
+    """Chapters 03–04, results over seeds: one column per configuration, one dot per seed, a bar at the
+    mean (mean ± one standard deviation printed under the name); ``highlight`` rings one seed's dots."""
+    _check_mapping(table, "table", "name -> values per seed")
+    if not table or any(len(np.atleast_1d(v)) == 0 for v in table.values()):
+        raise ValueError("table must map at least one name to a non-empty list of values")
+    fig, (axis,) = new_figure(width=1.5 + 1.3 * len(table), height=3.4) if ax is None \
+        else (ax.figure, np.array([ax]))
+    labels = []
+    for i, (name, values) in enumerate(table.items()):
+        values = np.asarray(values, dtype=float)
+        jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
+        axis.plot(i + jitter, values, "o", ms=6, alpha=0.75, color=SERIES[i % len(SERIES)])
+        axis.plot([i - 0.3, i + 0.3], [values.mean()] * 2, color=COLORS["truth"], lw=2)
+        if highlight is not None and 0 <= highlight < len(values):
+            axis.plot(i + jitter[highlight], values[highlight], "o", ms=13, mfc="none",
+                      mec=COLORS["truth"], mew=1.5)
+        labels.append(f"{name}\n{values.mean():.3f} ± {values.std():.3f}")
+    if line is not None:
+        axis.axhline(line, ls=":", color=COLORS["chance"], label=line_label or f"{line:g}")
+        axis.legend(fontsize=9, loc="best")
+    axis.set_xticks(range(len(table)), labels=labels, fontsize=9)
+    axis.set(ylabel=ylabel, title=title, xlim=(-0.6, len(table) - 0.4))
+    return fig
+
+
+def gradient_norm_runs(runs: Sequence[object], *, window: int = 10) -> Figure:
+    """Chapter 04: per-branch gradient norms ‖∇θv L‖ and ‖∇θt L‖ per step (running mean, log scale), one
+    panel per run, with the monitor's trigger — which branch dominates is read off directly."""
+    if not runs or not all(hasattr(run, "history") for run in runs):
+        raise ValueError("runs must be a non-empty list of challenges.DominanceRun")
+    check_positive_int(window, "window")
+    fig, axes = new_figure(len(runs), width=3.4, height=2.9, sharey=True)
+    for axis, run in zip(axes, runs):
+        for name, role in (("v", "vision"), ("t", "text")):
+            axis.plot(_smooth(run.history[f"norm_{name}"], window), color=COLORS[role],
+                      label=f"branch {name}")
+        if run.triggered_at is not None:
+            axis.axvline(run.triggered_at, color=COLORS["event"], lw=1, ls="--", label="trigger")
+        axis.set(yscale="log", title=f"remedy: {run.remedy}", xlabel="step")
+    axes[0].set_ylabel("gradient norm (before any rescaling)")
+    axes[0].legend(fontsize=9, loc="lower left")
+    return fig
+
+
 def gated_fusion_sweep(taus: Sequence[float], accuracies: Sequence[float], *, good_only: float,
                        average: float, tau: float | None = None, ax: Axes | None = None) -> Figure:
     """Chapter 04, negative transfer: accuracy of gated fusion against τ, beside good-only and averaging."""

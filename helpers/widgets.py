@@ -175,6 +175,29 @@ def poe_vs_moe(p_v: float = 0.9, p_t: float = 0.1, weight: float = 0.5) -> widge
                      weight=slider("MoE weight w", weight, 0.0, 1.0, 0.05))
 
 
+def cross_attention_seeds(seed: int = 0) -> widgets.VBox:
+    """Chapter 03: a seed slider over the precomputed ``fusion.CROSS_ATTENTION_SEED_RESULTS``; redraws the
+    test accuracy and the best head's alignment of every configuration with that seed ringed."""
+    from .fusion import CROSS_ATTENTION_SEED_RESULTS as results
+    from .plots import new_figure, seed_dots
+
+    n = len(next(iter(results.values()))["accuracy"])
+    check_positive_int(seed, "seed", minimum=0)
+    if seed >= n:
+        raise ValueError(f"seed must be below {n} (the precomputed seeds), got {seed}")
+
+    def draw(seed: int) -> Figure:
+        fig, axes = new_figure(2, width=3.9, height=3.4)
+        for axis, key, label in ((axes[0], "accuracy", "test accuracy"),
+                                 (axes[1], "aligned", "tokens whose top frame is their own")):
+            seed_dots({name: r[key] for name, r in results.items()}, ylabel=label, highlight=seed, ax=axis,
+                      title=f"seed {seed}: " + ", ".join(f"{r[key][seed]:.2f}" for r in results.values()))
+        return fig
+
+    return redrawing(draw, seed=widgets.IntSlider(value=seed, min=0, max=n - 1, description="seed",
+                                                  continuous_update=False))
+
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 04 — challenges: widgets
 # ---------------------------------------------------------------------------------------------
@@ -196,6 +219,26 @@ def gated_fusion_tau(p_v: "np.ndarray", p_t: "np.ndarray", labels: "np.ndarray",
                                         average=average, tau=tau, reliable=reliable)
 
     return redrawing(draw, tau=slider("tau", tau, 0.0, 1.0, 0.05))
+
+
+def dominance_seeds(table: "dict[str, np.ndarray]", seed: int = 0) -> widgets.VBox:
+    """Chapter 04: a seed slider over a precomputed ``challenges.dominance_over_seeds`` table; redraws the
+    weak branch's accuracy per remedy with that seed's dots ringed."""
+    from .plots import seed_dots
+
+    if not isinstance(table, dict) or not table:
+        raise ValueError("table must be the dict returned by challenges.dominance_over_seeds")
+    n = len(next(iter(table.values())))
+    check_positive_int(seed, "seed", minimum=0)
+    if seed >= n:
+        raise ValueError(f"seed must be below {n} (the seeds in table), got {seed}")
+
+    def draw(seed: int) -> Figure:
+        return seed_dots(table, ylabel="weak branch t: own test accuracy", highlight=seed,
+                         title=f"seed {seed} ringed")
+
+    return redrawing(draw, seed=widgets.IntSlider(value=seed, min=0, max=n - 1, description="seed",
+                                                  continuous_update=False))
 
 
 # ---------------------------------------------------------------------------------------------
