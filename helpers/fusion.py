@@ -549,8 +549,10 @@ def corruption_sweep(probs_v: np.ndarray, probs_t: np.ndarray, labels: np.ndarra
 
 @torch.no_grad()
 def example_attention(model: CrossAttentionFusion, text: torch.Tensor, audio: torch.Tensor,
-                      text_mask: torch.Tensor, audio_mask: torch.Tensor, index: int) -> np.ndarray:
-    """Attention weights (mean over heads) of example ``index``, cut to its real tokens: (n_t, n_a)."""
+                      text_mask: torch.Tensor, audio_mask: torch.Tensor, index: int,
+                      head: int | None = None) -> np.ndarray:
+    """Attention weights of example ``index``, cut to its real tokens: (n_t, n_a); those of ``head``, or
+    their mean over heads when ``head`` is None."""
     if not isinstance(model, CrossAttentionFusion):
         raise ValueError(f"model must be a CrossAttentionFusion, got {type(model).__name__}")
     check_positive_int(index, "index", minimum=0)
@@ -563,6 +565,11 @@ def example_attention(model: CrossAttentionFusion, text: torch.Tensor, audio: to
     rows = slice(index, index + 1)
     _, weights = model.attend(text[rows].to(target), audio[rows].to(target), audio_mask[rows].to(target))
     n_t, n_a = int(text_mask[index].sum()), int(audio_mask[index].sum())
+    if head is not None:
+        check_positive_int(head, "head", minimum=0)
+        if head >= model.n_heads:
+            raise ValueError(f"head must be below n_heads ({model.n_heads}), got {head}")
+        return weights[0, head, :n_t, :n_a].cpu().numpy()
     return weights[0].mean(dim=0)[:n_t, :n_a].cpu().numpy()
 
 
@@ -729,6 +736,16 @@ class LearnedCombiner(nn.Module):
         _check_inputs(xs, self.input_dims)
         parts = [branch(x) if self.on == "logits" else branch[:2](x) for branch, x in zip(self.branches, xs)]
         return self.combiner(torch.cat(parts, dim=1))
+
+
+def fuse_experts(experts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """PoE and MoE of several experts over the same classes, uniform prior:
+    q_p(y) ∝ Π_m p_m(y) (sum of log-probabilities, normalised) and q_m(y) = (1/M) Σ_m p_m(y)."""
+    if not isinstance(experts, dict) or len(experts) < 2:
+        raise ValueError("experts must be a dict of at least two experts' (n, K) probabilities")
+    stacked = np.stack([check_probabilities(p, "experts") for p in experts.values()])
+    log_poe = _safe_log(stacked).sum(0)
+    return {"poe": np.exp(log_poe - logsumexp(log_poe, axis=1, keepdims=True)), "moe": stacked.mean(0)}
 
 
 def error_correlations(probs: dict[str, np.ndarray], labels: np.ndarray) -> dict[tuple[str, str], float]:

@@ -578,8 +578,9 @@ def fused_distributions(probs_v: Sequence[float], probs_t: Sequence[float], weig
                  label=f"{name} (H={float(entropy(probs)):.2f})")
     ticks = [f"class {k}" + (" (true)" if k == label else "") for k in range(n_classes)]
     axis.set_xticks(range(n_classes), ticks)
-    axis.set(ylim=(0, 1.05), ylabel="probability", title=title)
-    axis.legend(fontsize=7, loc="upper right")
+    axis.set(ylim=(0, 1.55), ylabel="probability", title=title)
+    axis.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    axis.legend(fontsize=8.5, loc="upper center", ncol=2, framealpha=0.9)  # above the bars (y > 1)
     return fig
 
 
@@ -670,13 +671,13 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
         top.set_yticks([0.5, 1, 2, 5, 10, 20, 50], labels=["0.5", "1", "2", "5", "10", "20", "50"])
         top.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         top.set(title=f"remedy: {run.remedy}", xlabel="step", ylabel="gradient-norm ratio")
-        top.legend(fontsize=7, loc="upper right")
+        top.legend(fontsize=9, loc="upper right")
         steps = np.arange(len(history["weak_accuracy"])) * run.probe_every
         bottom.plot(steps, history["weak_accuracy"], color=COLORS["text"], label="weak branch t (own logits)")
         if alone is not None:
             bottom.axhline(alone, ls=":", color=COLORS["truth"], label=f"t trained alone ({alone:.2f})")
         bottom.set(xlabel="step", ylabel="test accuracy", ylim=(0, 1))
-        bottom.legend(fontsize=7, loc="lower right")
+        bottom.legend(fontsize=9, loc="lower right")
     return fig
 
 
@@ -688,7 +689,7 @@ def seed_dots(table: Mapping[str, Sequence[float]], *, ylabel: str, title: str =
     _check_mapping(table, "table", "name -> values per seed")
     if not table or any(len(np.atleast_1d(v)) == 0 for v in table.values()):
         raise ValueError("table must map at least one name to a non-empty list of values")
-    fig, (axis,) = new_figure(width=1.5 + 1.3 * len(table), height=3.4) if ax is None \
+    fig, (axis,) = new_figure(width=1.5 + 1.75 * len(table), height=3.4) if ax is None \
         else (ax.figure, np.array([ax]))
     labels = []
     for i, (name, values) in enumerate(table.items()):
@@ -714,8 +715,11 @@ def gradient_norm_runs(runs: Sequence[object], *, window: int = 10) -> Figure:
     if not runs or not all(hasattr(run, "history") for run in runs):
         raise ValueError("runs must be a non-empty list of challenges.DominanceRun")
     check_positive_int(window, "window")
-    fig, axes = new_figure(len(runs), width=3.4, height=2.9, sharey=True)
+    fig, axes = new_figure(len(runs), width=3.4, height=2.9)
+    values = np.concatenate([_smooth(run.history[f"norm_{name}"], window) for run in runs for name in "vt"])
+    low, high = max(values.min(), 1e-4) / 1.5, values.max() * 1.5
     for axis, run in zip(axes, runs):
+        axis.set_ylim(low, high)
         for name, role in (("v", "vision"), ("t", "text")):
             axis.plot(_smooth(run.history[f"norm_{name}"], window), color=COLORS[role],
                       label=f"branch {name}")
@@ -723,7 +727,7 @@ def gradient_norm_runs(runs: Sequence[object], *, window: int = 10) -> Figure:
             axis.axvline(run.triggered_at, color=COLORS["event"], lw=1, ls="--", label="trigger")
         axis.set(yscale="log", title=f"remedy: {run.remedy}", xlabel="step")
     axes[0].set_ylabel("gradient norm (before any rescaling)")
-    axes[0].legend(fontsize=9, loc="lower left")
+    axes[0].legend(fontsize=9, loc="upper right")
     return fig
 
 
@@ -740,7 +744,7 @@ def gated_fusion_sweep(taus: Sequence[float], accuracies: Sequence[float], *, go
         current = float(np.interp(tau, taus, accuracies))
         axis.plot([tau], [current], "o", ms=9, color=COLORS["truth"], label=f"tau = {tau:.2f}")
     axis.set(xlabel="tau (fuse when |p_v - p_t| < tau)", ylabel="test accuracy", title="Gated fusion")
-    axis.legend(fontsize=8, loc="lower left")
+    axis.legend(fontsize=9, loc="center left", framealpha=0.9)
     return fig
 
 
@@ -764,11 +768,11 @@ def gated_fusion_decisions(p_v: np.ndarray, p_t: np.ndarray, labels: np.ndarray,
         axis.scatter(p_v[chosen], p_t[chosen], s=6, color=colour, alpha=0.6, label=f"y = {label}")
     fused = np.where((np.abs(p_v - p_t) < tau) | (tau >= 1), (p_v + p_t) / 2, p_v if reliable == 0 else p_t)
     wrong = (fused >= 0.5).astype(int) != labels
-    axis.scatter(p_v[wrong], p_t[wrong], s=14, marker="x", color=COLORS["truth"], lw=0.8,
+    axis.scatter(p_v[wrong], p_t[wrong], s=45, marker="x", color=COLORS["truth"], lw=1.5,
                  label="gated: wrong")
     axis.set(xlabel="p_v (good modality)", ylabel="p_t (poor modality)", xlim=(0, 1), ylim=(0, 1),
              title="Where the gate fuses")
-    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    axis.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 
@@ -790,13 +794,17 @@ def missing_modality_panels(results: Mapping[str, Mapping[str, Sequence[float]]]
         _check_series(curves, len(as_array(rates, "rates", ndim=1)), f"results[{name!r}]", "rates")
     styles = {"zero-fill": ("#7f7f7f", "o"), "Gaussian imputation": ("#1f77b4", "s"),
               "dropout (zeros)": ("#2ca02c", "^"), "dropout (learned)": ("#d62728", "v")}
-    fig, axes = new_figure(len(results), width=3.8, height=3.3)
+    fig, axes = new_figure(len(results), width=3.8, height=3.5)
+    values = np.concatenate([np.ravel(v) for curves in results.values() for v in curves.values()])
+    low, high = float(values.min()), float(values.max())
     for axis, (name, curves) in zip(axes, results.items()):
-        for method, values in curves.items():
+        for method, series in curves.items():
             colour, marker = styles.get(method, (None, "."))
-            axis.plot(rates, values, marker=marker, color=colour, label=method)
-        axis.set(title=name, xlabel="missing rate (one modality lost)", ylabel="test accuracy")
-    axes[0].legend(fontsize=8, loc="lower left")
+            axis.plot(rates, series, marker=marker, color=colour, label=method)
+        axis.set(title=name, xlabel="missing rate (one modality lost)", ylabel="test accuracy",
+                 ylim=(low - 0.03, min(1.0, high + 0.03)))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=10)
     return fig
 
 
