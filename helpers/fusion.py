@@ -627,9 +627,13 @@ def fuse_digit_views(*, n_train: int = 1000, hidden: int = 32, epochs: int = 20,
     200 digits per class, so its correction is a constant that normalisation removes)."""
     experts, labels = digit_view_experts(n_train=n_train, hidden=hidden, epochs=epochs, seed=seed,
                                          progress=progress)
-    stacked = np.stack(list(experts.values()))
-    log_poe = _safe_log(stacked).sum(0)
-    fused = {"moe": stacked.mean(0), "poe": np.exp(log_poe - logsumexp(log_poe, axis=1, keepdims=True))}
+    return digit_fusion_metrics(experts, labels)
+
+
+def digit_fusion_metrics(experts: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, dict[str, float]]:
+    """Accuracy / NLL / ECE / mean confidence (mean_i max_y q(y | x_i)) of each expert, of their "moe"
+    (mean of the probability vectors) and of their "poe" (normalised product, ``fuse_experts``)."""
+    fused = fuse_experts(experts)
     results = {}
     for name, probs in {**experts, **fused}.items():
         results[name] = {**fusion_metrics(probs, labels), "confidence": float(probs.max(1).mean())}

@@ -623,7 +623,18 @@ def corruption_curves(rates: Sequence[float], sweep: Mapping[str, Mapping[str, S
                       ls=":" if method in ("vision", "text") else "-")
         axis.set(xlabel="corruption rate of expert t",
                  title={"nll": "NLL (nats)", "ece": "ECE"}.get(metric, metric))
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=9)
+    return fig
+
+
+def prior_correction(p_v: float, p_t: float, prior: float) -> Figure:
+    """Chapter 03: two binary experts (P(class 0) = p_v, p_t) fused by PoE with the prior divided out once
+    (prior P(class 0) = ``prior``) and without it (the plain product, which counts the prior twice)."""
+    check_in_range(prior, "prior", 0.0, 1.0, low_open=True, high_open=True)
+    fig, axes = new_figure(2, width=4.4, height=3.2)
+    fused_distributions([p_v, 1 - p_v], [p_t, 1 - p_t], prior=[prior, 1 - prior], ax=axes[0],
+                        title=f"PoE / prior (prior P(class 0) = {prior:.2f})")
+    fused_distributions([p_v, 1 - p_v], [p_t, 1 - p_t], ax=axes[1], title="plain product (no correction)")
     return fig
 
 

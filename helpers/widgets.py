@@ -175,6 +175,43 @@ def poe_vs_moe(p_v: float = 0.9, p_t: float = 0.1, weight: float = 0.5) -> widge
                      weight=slider("MoE weight w", weight, 0.0, 1.0, 0.05))
 
 
+def prior_correction(p_v: float = 0.6, p_t: float = 0.6, prior: float = 0.8) -> widgets.VBox:
+    """Chapter 03: both experts' P(class 0) and the class prior; redraws ``plots.prior_correction`` (PoE with
+    and without dividing out the prior once)."""
+    from .plots import prior_correction as draw
+
+    check_in_range(p_v, "p_v", 0.01, 0.99)
+    check_in_range(p_t, "p_t", 0.01, 0.99)
+    check_in_range(prior, "prior", 0.05, 0.95)
+    return redrawing(draw, p_v=slider("expert v: P(class 0)", p_v, 0.01, 0.99, 0.01),
+                     p_t=slider("expert t: P(class 0)", p_t, 0.01, 0.99, 0.01),
+                     prior=slider("prior P(class 0)", prior, 0.05, 0.95, 0.05))
+
+
+def corruption_rate(rates: "np.ndarray", sweep: dict, rate: float = 0.2) -> widgets.VBox:
+    """Chapter 03: a corruption-rate slider over a precomputed ``fusion.corruption_sweep``; redraws accuracy,
+    NLL and ECE of expert v, PoE and MoE at that rate (linear interpolation between the swept rates)."""
+    from .plots import COLORS, new_figure
+
+    rates = as_array(rates, "rates", ndim=1)
+    check_in_range(rate, "rate", float(rates.min()), float(rates.max()))
+    methods = {"vision": "expert v", "poe": "PoE", "moe": "MoE"}
+
+    def draw(rate: float) -> Figure:
+        fig, (axis,) = new_figure(width=6.0, height=3.4)
+        for i, (method, label) in enumerate(methods.items()):
+            heights = [float(np.interp(rate, rates, sweep[method][m])) for m in ("accuracy", "nll", "ece")]
+            bars = axis.bar(np.arange(3) + (i - 1) * 0.26, heights, 0.26, color=COLORS[method], label=label)
+            axis.bar_label(bars, fmt="%.2f", fontsize=9)
+        axis.set_xticks(range(3), labels=["accuracy", "NLL (nats)", "ECE"])
+        axis.set(ylim=(0, 2.3), title=f"expert t confidently wrong on a fraction {rate:.2f} of examples")
+        axis.legend(fontsize=9, loc="upper left")
+        return fig
+
+    step = float(np.min(np.diff(rates))) if len(rates) > 1 else 0.1
+    return redrawing(draw, rate=slider("corruption rate", rate, float(rates.min()), float(rates.max()), step))
+
+
 def cross_attention_seeds(seed: int = 0) -> widgets.VBox:
     """Chapter 03: a seed slider over the precomputed ``fusion.CROSS_ATTENTION_SEED_RESULTS``; redraws the
     test accuracy and the best head's alignment of every configuration with that seed ringed."""

@@ -626,3 +626,19 @@ def test_exercise_tests_refuse_delegating_to_helpers() -> None:
 
     with pytest.raises(AssertionError, match="switched off"):
         run_test_cell(EXERCISE, "test_masked_cross_attention", replace={"masked_cross_attention": delegating})
+
+
+def test_prior_and_corruption_widgets_redraw(generative) -> None:
+    from helpers import plots, widgets
+
+    box = widgets.prior_correction(p_v=0.6, p_t=0.6, prior=0.8)
+    box.children[0].children[2].value = 0.3
+    with pytest.raises(ValueError, match="prior"):
+        plots.prior_correction(0.6, 0.6, 1.0)
+    prior, gen, log_p_v, log_p_t, _ = generative
+    rates = np.linspace(0.0, 0.5, 6)
+    sweep = fusion.corruption_sweep(np.exp(log_p_v), np.exp(log_p_t), gen.y, prior, rates, seed=0)
+    box = widgets.corruption_rate(rates, sweep, rate=0.2)
+    box.children[0].children[0].value = 0.4
+    with pytest.raises(ValueError, match="rate"):
+        widgets.corruption_rate(rates, sweep, rate=0.9)
