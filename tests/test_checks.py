@@ -459,12 +459,13 @@ MALFORMED: dict[str, list[tuple[Callable[[], Any], str]]] = {
     "helpers.fusion.error_correlations": [(lambda: fusion.error_correlations({"a": P3}, np.array([0, 1])),
                                            "probs")],
     "helpers.fusion.fuse_experts": [(lambda: fusion.fuse_experts({"a": P3}), "experts")],
-    "helpers.plots.cross_attention_seed_panels": [(lambda: plots.cross_attention_seed_panels([], 0), "results")],
+    "helpers.plots.cross_attention_seed_panels": [
+        (lambda: plots.cross_attention_seed_panels([], 0), "results")],
     "helpers.plots.gradient_norm_runs": [(lambda: plots.gradient_norm_runs([]), "runs")],
     "helpers.plots.prior_correction": [(lambda: plots.prior_correction(0.6, 0.6, 1.0), "prior")],
     "helpers.plots.seed_dots": [(lambda: plots.seed_dots({}, ylabel="x"), "table")],
-    "helpers.widgets.corruption_rate": [(lambda: widgets.corruption_rate(np.linspace(0, 0.5, 6), {}, rate=0.9),
-                                         "rate")],
+    "helpers.widgets.corruption_rate": [
+        (lambda: widgets.corruption_rate(np.linspace(0, 0.5, 6), {}, rate=0.9), "rate")],
     "helpers.widgets.cross_attention_seeds": [(lambda: widgets.cross_attention_seeds(seed=10), "seed")],
     "helpers.widgets.dominance_seeds": [(lambda: widgets.dominance_seeds({}, seed=0), "table")],
     "helpers.widgets.prior_correction": [(lambda: widgets.prior_correction(prior=0.99), "prior")],
