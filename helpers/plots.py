@@ -627,6 +627,19 @@ def corruption_curves(rates: Sequence[float], sweep: Mapping[str, Mapping[str, S
     return fig
 
 
+def cross_attention_seed_panels(results: Mapping[str, Mapping[str, Sequence[float]]],
+                                seed: int = 0) -> Figure:
+    """Chapter 03: test accuracy and the best head's alignment per seed for each configuration
+    (``fusion.CROSS_ATTENTION_SEED_RESULTS``), one seed's dots ringed."""
+    _check_mapping(results, "results", "configuration -> {'accuracy': ..., 'aligned': ...}")
+    fig, axes = new_figure(2, width=3.9, height=3.4)
+    for axis, key, label in ((axes[0], "accuracy", "test accuracy"),
+                             (axes[1], "aligned", "tokens whose top frame is their own")):
+        seed_dots({name: r[key] for name, r in results.items()}, ylabel=label, highlight=seed, ax=axis,
+                  title=f"seed {seed}: " + ", ".join(f"{r[key][seed]:.2f}" for r in results.values()))
+    return fig
+
+
 def prior_correction(p_v: float, p_t: float, prior: float) -> Figure:
     """Chapter 03: two binary experts (P(class 0) = p_v, p_t) fused by PoE with the prior divided out once
     (prior P(class 0) = ``prior``) and without it (the plain product, which counts the prior twice)."""

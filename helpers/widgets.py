@@ -216,7 +216,7 @@ def cross_attention_seeds(seed: int = 0) -> widgets.VBox:
     """Chapter 03: a seed slider over the precomputed ``fusion.CROSS_ATTENTION_SEED_RESULTS``; redraws the
     test accuracy and the best head's alignment of every configuration with that seed ringed."""
     from .fusion import CROSS_ATTENTION_SEED_RESULTS as results
-    from .plots import new_figure, seed_dots
+    from .plots import cross_attention_seed_panels
 
     n = len(next(iter(results.values()))["accuracy"])
     check_positive_int(seed, "seed", minimum=0)
@@ -224,12 +224,7 @@ def cross_attention_seeds(seed: int = 0) -> widgets.VBox:
         raise ValueError(f"seed must be below {n} (the precomputed seeds), got {seed}")
 
     def draw(seed: int) -> Figure:
-        fig, axes = new_figure(2, width=3.9, height=3.4)
-        for axis, key, label in ((axes[0], "accuracy", "test accuracy"),
-                                 (axes[1], "aligned", "tokens whose top frame is their own")):
-            seed_dots({name: r[key] for name, r in results.items()}, ylabel=label, highlight=seed, ax=axis,
-                      title=f"seed {seed}: " + ", ".join(f"{r[key][seed]:.2f}" for r in results.values()))
-        return fig
+        return cross_attention_seed_panels(results, seed)
 
     return redrawing(draw, seed=widgets.IntSlider(value=seed, min=0, max=n - 1, description="seed",
                                                   continuous_update=False))
