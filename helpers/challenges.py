@@ -38,7 +38,7 @@ from ._checks import as_array, check_choice, check_in_range, check_positive_int,
 from .fusion import EarlyFusion, LateFusion, _check_inputs, mlp
 from .train import accuracy, as_tensors, fit, model_device, predict, seeded
 
-REMEDIES: tuple[str, ...] = ("none", "scale", "adaptive")
+REMEDIES: tuple[str, ...] = ("none", "scale", "adaptive", "auxiliary")
 FILLS: tuple[str, ...] = ("zero", "learned")
 
 # ---------------------------------------------------------------------------------------------
@@ -157,7 +157,8 @@ class DominanceMonitor:
     default: ``model.branches`` of a ``LateFusion`` named ``names``), and the ratio
     r = max_m ‖∇_θm L‖ / min_m ‖∇_θm L‖. The first step with r > ``threshold`` is ``triggered_at``;
     from then on the remedy runs: ``"scale"`` rescales gradients (``scale_gradients``),
-    ``"adaptive"`` switches on and updates ``weights`` (``AdaptiveLossWeights``).
+    ``"adaptive"`` switches on and updates ``weights`` (``AdaptiveLossWeights``), ``"auxiliary"`` switches
+    the same auxiliary heads on but keeps λ_m = 1 (the ablation that tells the heads from the weighting).
     ``probe(model)`` (optional) returns extra numbers to record, every ``probe_every`` steps.
     """
 
@@ -169,8 +170,8 @@ class DominanceMonitor:
                  probe_every: int = 10) -> None:
         self.threshold = check_in_range(threshold, "threshold", 1.0, float("inf"))
         self.remedy = check_choice(remedy, "remedy", REMEDIES)
-        if remedy == "adaptive" and weights is None:
-            raise ValueError("remedy='adaptive' needs weights=AdaptiveLossWeights(...) "
+        if remedy in ("adaptive", "auxiliary") and weights is None:
+            raise ValueError(f"remedy={remedy!r} needs weights=AdaptiveLossWeights(...) "
                              "(shared with the loss)")
         self.names = tuple(names)
         self.groups = groups or (lambda model: {n: b.parameters()
@@ -185,7 +186,7 @@ class DominanceMonitor:
         ratio = max(norms.values()) / max(min(norms.values()), 1e-12)
         if self.triggered_at is None and ratio > self.threshold:
             self.triggered_at = self.step
-            if self.remedy == "adaptive" and not self.weights.active:
+            if self.remedy in ("adaptive", "auxiliary") and not self.weights.active:
                 self.weights.activate()
         record = {f"norm_{name}": value for name, value in norms.items()}
         record["ratio"] = ratio
@@ -195,6 +196,9 @@ class DominanceMonitor:
             record["ratio_applied"] = max(applied.values()) / max(min(applied.values()), 1e-12)
         elif self.triggered_at is not None and self.remedy == "adaptive":
             for name, value in self.weights.update(norms).items():
+                record[f"lambda_{name}"] = value
+        elif self.triggered_at is not None and self.remedy == "auxiliary":
+            for name, value in self.weights.weights.items():
                 record[f"lambda_{name}"] = value
         if self.probe is not None and self.step % self.probe_every == 0:
             record.update(self.probe(model))
@@ -219,7 +223,7 @@ def run_dominance(train: tuple[np.ndarray, np.ndarray, np.ndarray],
                   test: tuple[np.ndarray, np.ndarray, np.ndarray],
                   *, remedy: str = "none", threshold: float = 5.0, hidden: int = 32, epochs: int = 10,
                   lr: float = 5e-3, batch_size: int = 128, rate: float = 0.1, probe_every: int = 5,
-                  optimiser: str = "sgd", seed: int = 0) -> DominanceRun:
+                  optimiser: str = "sgd", seed: int = 0, progress: bool = False) -> DominanceRun:
     """Train a ``LateFusion`` (logit sum) on (x_v, x_t, y) with a ``DominanceMonitor`` and ``remedy``.
 
     Modality v is the one expected to dominate; the weak branch t's own test accuracy
@@ -232,7 +236,8 @@ def run_dominance(train: tuple[np.ndarray, np.ndarray, np.ndarray],
     n_classes = int(max(y.max(), ty.max())) + 1
     with seeded(seed):
         model = LateFusion([x_v.shape[1], x_t.shape[1]], hidden, n_classes)
-    weights = AdaptiveLossWeights(("v", "t"), rate=rate, active=False) if remedy == "adaptive" else None
+    weights = (AdaptiveLossWeights(("v", "t"), rate=rate, active=False)
+               if remedy in ("adaptive", "auxiliary") else None)
     test_v, test_t, test_y = as_tensors(tx_v, tx_t, ty)
 
     def probe(m: LateFusion) -> dict[str, float]:
@@ -242,16 +247,42 @@ def run_dominance(train: tuple[np.ndarray, np.ndarray, np.ndarray],
     monitor = DominanceMonitor(threshold, remedy, weights=weights, probe=probe, probe_every=probe_every)
     history = fit(model, auxiliary_loss(weights), as_tensors(x_v, x_t, y), epochs=epochs, lr=lr,
                   batch_size=batch_size, seed=seed, optimiser=optimiser, after_backward=monitor,
-                  desc=f"remedy={remedy}")
+                  desc=f"remedy={remedy}", progress=progress)
     return DominanceRun(remedy, history, monitor.triggered_at, probe_every,
                         {"fused": accuracy(predict(model, test_v, test_t), test_y),
                          "v": accuracy(predict(model.branches[0], test_v), test_y),
                          "t": accuracy(predict(model.branches[1], test_t), test_y)})
 
 
+def dominance_over_seeds(train: tuple[np.ndarray, np.ndarray, np.ndarray],
+                         test: tuple[np.ndarray, np.ndarray, np.ndarray], seeds: Sequence[int], *,
+                         remedies: Sequence[str] = REMEDIES, alone: bool = True,
+                         **options: object) -> dict[str, np.ndarray]:
+    """The weak branch's own test accuracy after ``run_dominance`` for every remedy and seed:
+    ``table[remedy]`` (one value per seed), and ``table["t alone"]`` (``unimodal_accuracy`` of x_t with
+    the same optimiser, budget and seed). ``options`` go to both (threshold only to ``run_dominance``)."""
+    seeds = [check_positive_int(s, "seeds", minimum=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    for remedy in remedies:
+        check_choice(remedy, "remedies", REMEDIES)
+    table: dict[str, list[float]] = {remedy: [] for remedy in remedies}
+    if alone:
+        table["t alone"] = []
+    alone_options = {k: v for k, v in options.items() if k not in ("threshold", "rate", "probe_every")}
+    for seed in seeds:
+        for remedy in remedies:
+            run = run_dominance(train, test, remedy=remedy, seed=seed, **options)
+            table[remedy].append(run.accuracy["t"])
+        if alone:
+            table["t alone"].append(unimodal_accuracy(train[1], train[2], test[1], test[2], seed=seed,
+                                                      **alone_options))
+    return {name: np.asarray(values) for name, values in table.items()}
+
+
 def unimodal_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, *,
                       hidden: int = 32, epochs: int = 10, lr: float = 5e-3, batch_size: int = 128,
-                      optimiser: str = "sgd", seed: int = 0) -> float:
+                      optimiser: str = "sgd", seed: int = 0, progress: bool = False) -> float:
     """Test accuracy of an MLP trained on one modality alone: what a branch could reach by itself
     (with the same optimiser and budget as ``run_dominance``)."""
     x = as_array(train_x, "train_x", ndim=2)
@@ -260,7 +291,8 @@ def unimodal_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarr
     with seeded(seed):
         model = mlp(x.shape[1], hidden, int(max(y.max(), ty.max())) + 1)
     fit(model, lambda m, xb, yb: F.cross_entropy(m(xb), yb), as_tensors(x, y), epochs=epochs, lr=lr,
-        batch_size=batch_size, optimiser=optimiser, seed=seed, desc="unimodal")
+        batch_size=batch_size, optimiser=optimiser, seed=seed, desc="unimodal",
+        progress=progress)
     tx_t, ty_t = as_tensors(tx, ty)
     return accuracy(predict(model, tx_t), ty_t)
 
@@ -359,16 +391,32 @@ class NegativeTransfer:
     accuracies: np.ndarray
     good_only: float
     average: float
+    val_accuracies: np.ndarray | None = None
 
     @property
     def best_tau(self) -> float:
-        """The τ of the highest gated accuracy (the smallest such τ)."""
+        """The τ of the highest gated accuracy on the *test* set (the smallest such τ): an oracle, for
+        comparison only — a τ chosen this way has seen the test labels."""
         return float(self.taus[int(np.argmax(self.accuracies))])
 
     @property
     def best(self) -> float:
-        """The highest gated accuracy over the sweep."""
+        """The highest gated accuracy over the sweep (test set, oracle)."""
         return float(np.max(self.accuracies))
+
+    @property
+    def chosen_tau(self) -> float:
+        """τ* = argmax_τ accuracy_val(τ) (the smallest such τ): the threshold chosen on validation data."""
+        if self.val_accuracies is None:
+            raise ValueError("val_accuracies is None: this result holds no validation sweep")
+        return float(self.taus[int(np.argmax(self.val_accuracies))])
+
+    @property
+    def chosen(self) -> float:
+        """Test accuracy of the gate at the validation-chosen τ*."""
+        if self.val_accuracies is None:
+            return self.best
+        return float(self.accuracies[int(np.argmax(self.val_accuracies))])
 
 
 def negative_transfer_experiment(x_v: np.ndarray, x_t: np.ndarray, labels: np.ndarray,
@@ -376,18 +424,20 @@ def negative_transfer_experiment(x_v: np.ndarray, x_t: np.ndarray, labels: np.nd
                                  poor_separation: float, taus: Sequence[float] = tuple(np.linspace(0, 1, 21))
                                  ) -> NegativeTransfer:
     """Good-only, average and gated fusion on test views, each modality predicted by
-    ``gaussian_posterior`` (the model of clean data); reliability is decided on ``val`` (x_v, x_t, y)."""
+    ``gaussian_posterior`` (the model of clean data). The reliable modality and the threshold
+    τ* = argmax_τ accuracy_val(τ) are both decided on ``val`` (x_v, x_t, y); the test set only scores them."""
     check_same_length(x_v=as_array(x_v, "x_v", ndim=1), x_t=as_array(x_t, "x_t", ndim=1))
     if not isinstance(val, (tuple, list)) or len(val) != 3:
         raise ValueError("val must be a tuple (x_v, x_t, y) of three (n,) arrays")
     p_v, p_t = gaussian_posterior(x_v, good_separation), gaussian_posterior(x_t, poor_separation)
     y = _labels(labels, "labels", len(p_v))
-    reliable = more_reliable(gaussian_posterior(val[0], good_separation),
-                             gaussian_posterior(val[1], poor_separation), val[2])
+    val_v, val_t = gaussian_posterior(val[0], good_separation), gaussian_posterior(val[1], poor_separation)
+    reliable = more_reliable(val_v, val_t, val[2])
     taus = as_array(taus, "taus", ndim=1)
     return NegativeTransfer(p_v, p_t, y, reliable, taus, gated_accuracy_sweep(p_v, p_t, y, taus, reliable),
                             binary_accuracy(p_v if reliable == 0 else p_t, y),
-                            binary_accuracy((p_v + p_t) / 2, y))
+                            binary_accuracy((p_v + p_t) / 2, y),
+                            gated_accuracy_sweep(val_v, val_t, val[2], taus, reliable))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -608,7 +658,7 @@ def train_missing_aware(views: Sequence[np.ndarray], labels: np.ndarray, *, fill
     with seeded(seed):
         model = MissingAwareFusion([v.shape[1] for v in arrays], hidden, int(y.max()) + 1, fill)
     fit(model, modality_dropout_loss(dropout_rate, seed, drop=drop), as_tensors(*arrays, y), epochs=epochs,
-        lr=lr, batch_size=batch_size, seed=seed, desc=f"fill={fill}, dropout={dropout_rate}")
+        lr=lr, batch_size=batch_size, seed=seed, desc=f"fill={fill}, dropout={dropout_rate}", progress=False)
     return model
 
 
@@ -646,3 +696,22 @@ def missing_modality_curves(train_views: Sequence[np.ndarray], train_labels: np.
         for method, (model, views) in inputs.items():
             curves[method].append(accuracy(predict(model, *as_tensors(*views)), labels))
     return curves
+
+
+def missing_modality_study(rates: Sequence[float] = (0.0, 0.25, 0.5, 0.75), *, n: int = 1500,
+                           seed: int = 0) -> dict[str, dict[str, list[float]]]:
+    """Chapter 04's three data sets through ``missing_modality_curves``: Gaussian views
+    (``make_latent_views(relation="linear")``), non-Gaussian views (``relation="nonlinear"``), both with
+    ``n`` training and ``n`` test examples (data seeds 4 and 5), and the UCI digits (pix + fou, 12 PCA
+    components each). Returns ``results[data set][method]``, one accuracy per rate."""
+    from .data import digit_views_pca, make_latent_views
+
+    check_positive_int(n, "n", minimum=10)
+    results = {}
+    for name, relation in (("Gaussian views", "linear"), ("non-Gaussian views", "nonlinear")):
+        (train, train_y), (test, test_y) = (make_latent_views(n, seed=s, relation=relation) for s in (4, 5))
+        results[name] = missing_modality_curves(train, train_y, test, test_y, rates=rates, seed=seed)
+    train, train_y, test, test_y = digit_views_pca(("pix", "fou"), n_components=12, seed=0)
+    results["UCI digits (pix + fou)"] = missing_modality_curves(train, train_y, test, test_y, rates=rates,
+                                                               seed=seed)
+    return results

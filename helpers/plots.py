@@ -790,8 +790,9 @@ def fused_distributions(probs_v: Sequence[float], probs_t: Sequence[float], weig
                  label=f"{name} (H={float(entropy(probs)):.2f})")
     ticks = [f"class {k}" + (" (true)" if k == label else "") for k in range(n_classes)]
     axis.set_xticks(range(n_classes), ticks)
-    axis.set(ylim=(0, 1.05), ylabel="probability", title=title)
-    axis.legend(fontsize=7, loc="upper right")
+    axis.set(ylim=(0, 1.55), ylabel="probability", title=title)
+    axis.set_yticks([0, 0.25, 0.5, 0.75, 1.0])
+    axis.legend(fontsize=8.5, loc="upper center", ncol=2, framealpha=0.9)  # above the bars (y > 1)
     return fig
 
 
@@ -834,7 +835,31 @@ def corruption_curves(rates: Sequence[float], sweep: Mapping[str, Mapping[str, S
                       ls=":" if method in ("vision", "text") else "-")
         axis.set(xlabel="corruption rate of expert t",
                  title={"nll": "NLL (nats)", "ece": "ECE"}.get(metric, metric))
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=9)
+    return fig
+
+
+def cross_attention_seed_panels(results: Mapping[str, Mapping[str, Sequence[float]]],
+                                seed: int = 0) -> Figure:
+    """Chapter 03: test accuracy and the best head's alignment per seed for each configuration
+    (``fusion.CROSS_ATTENTION_SEED_RESULTS``), one seed's dots ringed."""
+    _check_mapping(results, "results", "configuration -> {'accuracy': ..., 'aligned': ...}")
+    fig, axes = new_figure(2, width=3.9, height=3.4)
+    for axis, key, label in ((axes[0], "accuracy", "test accuracy"),
+                             (axes[1], "aligned", "tokens whose top frame is their own")):
+        seed_dots({name: r[key] for name, r in results.items()}, ylabel=label, highlight=seed, ax=axis,
+                  title=f"seed {seed}: " + ", ".join(f"{r[key][seed]:.2f}" for r in results.values()))
+    return fig
+
+
+def prior_correction(p_v: float, p_t: float, prior: float) -> Figure:
+    """Chapter 03: two binary experts (P(class 0) = p_v, p_t) fused by PoE with the prior divided out once
+    (prior P(class 0) = ``prior``) and without it (the plain product, which counts the prior twice)."""
+    check_in_range(prior, "prior", 0.0, 1.0, low_open=True, high_open=True)
+    fig, axes = new_figure(2, width=4.4, height=3.2)
+    fused_distributions([p_v, 1 - p_v], [p_t, 1 - p_t], prior=[prior, 1 - prior], ax=axes[0],
+                        title=f"PoE / prior (prior P(class 0) = {prior:.2f})")
+    fused_distributions([p_v, 1 - p_v], [p_t, 1 - p_t], ax=axes[1], title="plain product (no correction)")
     return fig
 
 
@@ -882,13 +907,63 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
         top.set_yticks([0.5, 1, 2, 5, 10, 20, 50], labels=["0.5", "1", "2", "5", "10", "20", "50"])
         top.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         top.set(title=f"remedy: {run.remedy}", xlabel="step", ylabel="gradient-norm ratio")
-        top.legend(fontsize=7, loc="upper right")
+        top.legend(fontsize=9, loc="upper right")
         steps = np.arange(len(history["weak_accuracy"])) * run.probe_every
         bottom.plot(steps, history["weak_accuracy"], color=COLORS["text"], label="weak branch t (own logits)")
         if alone is not None:
             bottom.axhline(alone, ls=":", color=COLORS["truth"], label=f"t trained alone ({alone:.2f})")
         bottom.set(xlabel="step", ylabel="test accuracy", ylim=(0, 1))
-        bottom.legend(fontsize=7, loc="lower right")
+        bottom.legend(fontsize=9, loc="lower right")
+    return fig
+
+
+def seed_dots(table: Mapping[str, Sequence[float]], *, ylabel: str, title: str = "",
+              line: float | None = None, line_label: str = "", highlight: int | None = None,
+              ax: Axes | None = None) -> Figure:
+    """Chapters 03–04, results over seeds: one column per configuration, one dot per seed, a bar at the
+    mean (mean ± one standard deviation printed under the name); ``highlight`` rings one seed's dots."""
+    _check_mapping(table, "table", "name -> values per seed")
+    if not table or any(len(np.atleast_1d(v)) == 0 for v in table.values()):
+        raise ValueError("table must map at least one name to a non-empty list of values")
+    fig, (axis,) = new_figure(width=1.5 + 1.75 * len(table), height=3.4) if ax is None \
+        else (ax.figure, np.array([ax]))
+    labels = []
+    for i, (name, values) in enumerate(table.items()):
+        values = np.asarray(values, dtype=float)
+        jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
+        axis.plot(i + jitter, values, "o", ms=6, alpha=0.75, color=SERIES[i % len(SERIES)])
+        axis.plot([i - 0.3, i + 0.3], [values.mean()] * 2, color=COLORS["truth"], lw=2)
+        if highlight is not None and 0 <= highlight < len(values):
+            axis.plot(i + jitter[highlight], values[highlight], "o", ms=13, mfc="none",
+                      mec=COLORS["truth"], mew=1.5)
+        labels.append(f"{name}\n{values.mean():.3f} ± {values.std():.3f}")
+    if line is not None:
+        axis.axhline(line, ls=":", color=COLORS["chance"], label=line_label or f"{line:g}")
+        axis.legend(fontsize=9, loc="best")
+    axis.set_xticks(range(len(table)), labels=labels, fontsize=9)
+    axis.set(ylabel=ylabel, title=title, xlim=(-0.6, len(table) - 0.4))
+    return fig
+
+
+def gradient_norm_runs(runs: Sequence[object], *, window: int = 10) -> Figure:
+    """Chapter 04: per-branch gradient norms ‖∇θv L‖ and ‖∇θt L‖ per step (running mean, log scale), one
+    panel per run, with the monitor's trigger — which branch dominates is read off directly."""
+    if not runs or not all(hasattr(run, "history") for run in runs):
+        raise ValueError("runs must be a non-empty list of challenges.DominanceRun")
+    check_positive_int(window, "window")
+    fig, axes = new_figure(len(runs), width=3.4, height=2.9)
+    values = np.concatenate([_smooth(run.history[f"norm_{name}"], window) for run in runs for name in "vt"])
+    low, high = max(values.min(), 1e-4) / 1.5, values.max() * 1.5
+    for axis, run in zip(axes, runs):
+        axis.set_ylim(low, high)
+        for name, role in (("v", "vision"), ("t", "text")):
+            axis.plot(_smooth(run.history[f"norm_{name}"], window), color=COLORS[role],
+                      label=f"branch {name}")
+        if run.triggered_at is not None:
+            axis.axvline(run.triggered_at, color=COLORS["event"], lw=1, ls="--", label="trigger")
+        axis.set(yscale="log", title=f"remedy: {run.remedy}", xlabel="step")
+    axes[0].set_ylabel("gradient norm (before any rescaling)")
+    axes[0].legend(fontsize=9, loc="upper right")
     return fig
 
 
@@ -905,7 +980,7 @@ def gated_fusion_sweep(taus: Sequence[float], accuracies: Sequence[float], *, go
         current = float(np.interp(tau, taus, accuracies))
         axis.plot([tau], [current], "o", ms=9, color=COLORS["truth"], label=f"tau = {tau:.2f}")
     axis.set(xlabel="tau (fuse when |p_v - p_t| < tau)", ylabel="test accuracy", title="Gated fusion")
-    axis.legend(fontsize=8, loc="lower left")
+    axis.legend(fontsize=9, loc="center left", framealpha=0.9)
     return fig
 
 
@@ -929,11 +1004,11 @@ def gated_fusion_decisions(p_v: np.ndarray, p_t: np.ndarray, labels: np.ndarray,
         axis.scatter(p_v[chosen], p_t[chosen], s=6, color=colour, alpha=0.6, label=f"y = {label}")
     fused = np.where((np.abs(p_v - p_t) < tau) | (tau >= 1), (p_v + p_t) / 2, p_v if reliable == 0 else p_t)
     wrong = (fused >= 0.5).astype(int) != labels
-    axis.scatter(p_v[wrong], p_t[wrong], s=14, marker="x", color=COLORS["truth"], lw=0.8,
+    axis.scatter(p_v[wrong], p_t[wrong], s=45, marker="x", color=COLORS["truth"], lw=1.5,
                  label="gated: wrong")
     axis.set(xlabel="p_v (good modality)", ylabel="p_t (poor modality)", xlim=(0, 1), ylim=(0, 1),
              title="Where the gate fuses")
-    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    axis.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 
 
@@ -955,13 +1030,17 @@ def missing_modality_panels(results: Mapping[str, Mapping[str, Sequence[float]]]
         _check_series(curves, len(as_array(rates, "rates", ndim=1)), f"results[{name!r}]", "rates")
     styles = {"zero-fill": ("#7f7f7f", "o"), "Gaussian imputation": ("#1f77b4", "s"),
               "dropout (zeros)": ("#2ca02c", "^"), "dropout (learned)": ("#d62728", "v")}
-    fig, axes = new_figure(len(results), width=3.8, height=3.3)
+    fig, axes = new_figure(len(results), width=3.8, height=3.5)
+    values = np.concatenate([np.ravel(v) for curves in results.values() for v in curves.values()])
+    low, high = float(values.min()), float(values.max())
     for axis, (name, curves) in zip(axes, results.items()):
-        for method, values in curves.items():
+        for method, series in curves.items():
             colour, marker = styles.get(method, (None, "."))
-            axis.plot(rates, values, marker=marker, color=colour, label=method)
-        axis.set(title=name, xlabel="missing rate (one modality lost)", ylabel="test accuracy")
-    axes[0].legend(fontsize=8, loc="lower left")
+            axis.plot(rates, series, marker=marker, color=colour, label=method)
+        axis.set(title=name, xlabel="missing rate (one modality lost)", ylabel="test accuracy",
+                 ylim=(low - 0.03, min(1.0, high + 0.03)))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=10)
     return fig
 
 

@@ -322,6 +322,61 @@ def poe_vs_moe(p_v: float = 0.9, p_t: float = 0.1, weight: float = 0.5) -> widge
                      weight=slider("MoE weight w", weight, 0.0, 1.0, 0.05))
 
 
+def prior_correction(p_v: float = 0.6, p_t: float = 0.6, prior: float = 0.8) -> widgets.VBox:
+    """Chapter 03: both experts' P(class 0) and the class prior; redraws ``plots.prior_correction`` (PoE with
+    and without dividing out the prior once)."""
+    from .plots import prior_correction as draw
+
+    check_in_range(p_v, "p_v", 0.01, 0.99)
+    check_in_range(p_t, "p_t", 0.01, 0.99)
+    check_in_range(prior, "prior", 0.05, 0.95)
+    return redrawing(draw, p_v=slider("expert v: P(class 0)", p_v, 0.01, 0.99, 0.01),
+                     p_t=slider("expert t: P(class 0)", p_t, 0.01, 0.99, 0.01),
+                     prior=slider("prior P(class 0)", prior, 0.05, 0.95, 0.05))
+
+
+def corruption_rate(rates: "np.ndarray", sweep: dict, rate: float = 0.2) -> widgets.VBox:
+    """Chapter 03: a corruption-rate slider over a precomputed ``fusion.corruption_sweep``; redraws accuracy,
+    NLL and ECE of expert v, PoE and MoE at that rate (linear interpolation between the swept rates)."""
+    from .plots import COLORS, new_figure
+
+    rates = as_array(rates, "rates", ndim=1)
+    check_in_range(rate, "rate", float(rates.min()), float(rates.max()))
+    methods = {"vision": "expert v", "poe": "PoE", "moe": "MoE"}
+
+    def draw(rate: float) -> Figure:
+        fig, (axis,) = new_figure(width=6.0, height=3.4)
+        for i, (method, label) in enumerate(methods.items()):
+            heights = [float(np.interp(rate, rates, sweep[method][m])) for m in ("accuracy", "nll", "ece")]
+            bars = axis.bar(np.arange(3) + (i - 1) * 0.26, heights, 0.26, color=COLORS[method], label=label)
+            axis.bar_label(bars, fmt="%.2f", fontsize=9)
+        axis.set_xticks(range(3), labels=["accuracy", "NLL (nats)", "ECE"])
+        axis.set(ylim=(0, 2.3), title=f"expert t confidently wrong on a fraction {rate:.2f} of examples")
+        axis.legend(fontsize=9, loc="upper left")
+        return fig
+
+    step = float(np.min(np.diff(rates))) if len(rates) > 1 else 0.1
+    return redrawing(draw, rate=slider("corruption rate", rate, float(rates.min()), float(rates.max()), step))
+
+
+def cross_attention_seeds(seed: int = 0) -> widgets.VBox:
+    """Chapter 03: a seed slider over the precomputed ``fusion.CROSS_ATTENTION_SEED_RESULTS``; redraws the
+    test accuracy and the best head's alignment of every configuration with that seed ringed."""
+    from .fusion import CROSS_ATTENTION_SEED_RESULTS as results
+    from .plots import cross_attention_seed_panels
+
+    n = len(next(iter(results.values()))["accuracy"])
+    check_positive_int(seed, "seed", minimum=0)
+    if seed >= n:
+        raise ValueError(f"seed must be below {n} (the precomputed seeds), got {seed}")
+
+    def draw(seed: int) -> Figure:
+        return cross_attention_seed_panels(results, seed)
+
+    return redrawing(draw, seed=widgets.IntSlider(value=seed, min=0, max=n - 1, description="seed",
+                                                  continuous_update=False))
+
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 04 — challenges: widgets
 # ---------------------------------------------------------------------------------------------
@@ -343,6 +398,26 @@ def gated_fusion_tau(p_v: "np.ndarray", p_t: "np.ndarray", labels: "np.ndarray",
                                         average=average, tau=tau, reliable=reliable)
 
     return redrawing(draw, tau=slider("tau", tau, 0.0, 1.0, 0.05))
+
+
+def dominance_seeds(table: "dict[str, np.ndarray]", seed: int = 0) -> widgets.VBox:
+    """Chapter 04: a seed slider over a precomputed ``challenges.dominance_over_seeds`` table; redraws the
+    weak branch's accuracy per remedy with that seed's dots ringed."""
+    from .plots import seed_dots
+
+    if not isinstance(table, dict) or not table:
+        raise ValueError("table must be the dict returned by challenges.dominance_over_seeds")
+    n = len(next(iter(table.values())))
+    check_positive_int(seed, "seed", minimum=0)
+    if seed >= n:
+        raise ValueError(f"seed must be below {n} (the seeds in table), got {seed}")
+
+    def draw(seed: int) -> Figure:
+        return seed_dots(table, ylabel="weak branch t: own test accuracy", highlight=seed,
+                         title=f"seed {seed} ringed")
+
+    return redrawing(draw, seed=widgets.IntSlider(value=seed, min=0, max=n - 1, description="seed",
+                                                  continuous_update=False))
 
 
 # ---------------------------------------------------------------------------------------------

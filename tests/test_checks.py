@@ -451,6 +451,34 @@ MALFORMED: dict[str, list[tuple[Callable[[], Any], str]]] = {
     "helpers.widgets.diagnosis_calibration_figure": [
         (lambda: widgets.diagnosis_calibration_figure(20.0), "shared")],
     "helpers.widgets.diagnosis_dependence": [(lambda: widgets.diagnosis_dependence(-1), "seed")],
+    # chapters 03–04: seeds, ablations, learned combiner, controls
+    "helpers.challenges.dominance_over_seeds": [
+        (lambda: challenges.dominance_over_seeds((X, X, Y6), (X, X, Y6), []), "seeds")],
+    "helpers.challenges.missing_modality_study": [(lambda: challenges.missing_modality_study(n=3), "n")],
+    "helpers.fusion.LearnedCombiner": [(lambda: fusion.LearnedCombiner([2, 2], 4, 2, on="middle"), "on")],
+    "helpers.fusion.LearnedCombiner.forward": [
+        (lambda: fusion.LearnedCombiner([2, 2], 4, 2)(torch.zeros(3, 2)), "xs")],
+    "helpers.fusion.attention_alignment": [
+        (lambda: fusion.attention_alignment(nn.Linear(2, 2), *([torch.zeros(1, 1, 2)] * 4), np.zeros((1, 1))),
+         "model")],
+    "helpers.fusion.cross_attention_seed_sweep": [
+        (lambda: fusion.cross_attention_seed_sweep(None, None, []), "seeds")],
+    "helpers.fusion.digit_fusion_metrics": [
+        (lambda: fusion.digit_fusion_metrics({"a": P3, "b": P3}, np.array([0, 5])), "labels")],
+    "helpers.fusion.digit_view_experts": [(lambda: fusion.digit_view_experts(n_train=5), "n_train")],
+    "helpers.fusion.error_correlations": [(lambda: fusion.error_correlations({"a": P3}, np.array([0, 1])),
+                                           "probs")],
+    "helpers.fusion.fuse_experts": [(lambda: fusion.fuse_experts({"a": P3}), "experts")],
+    "helpers.plots.cross_attention_seed_panels": [
+        (lambda: plots.cross_attention_seed_panels([], 0), "results")],
+    "helpers.plots.gradient_norm_runs": [(lambda: plots.gradient_norm_runs([]), "runs")],
+    "helpers.plots.prior_correction": [(lambda: plots.prior_correction(0.6, 0.6, 1.0), "prior")],
+    "helpers.plots.seed_dots": [(lambda: plots.seed_dots({}, ylabel="x"), "table")],
+    "helpers.widgets.corruption_rate": [
+        (lambda: widgets.corruption_rate(np.linspace(0, 0.5, 6), {}, rate=0.9), "rate")],
+    "helpers.widgets.cross_attention_seeds": [(lambda: widgets.cross_attention_seeds(seed=10), "seed")],
+    "helpers.widgets.dominance_seeds": [(lambda: widgets.dominance_seeds({}, seed=0), "table")],
+    "helpers.widgets.prior_correction": [(lambda: widgets.prior_correction(prior=0.99), "prior")],
     # testing
     "helpers.testing.helpers_disabled": [(lambda: _enter(testing.helpers_disabled(["np"])), "namespace")],
     "helpers.testing.assert_close": [(lambda: testing.assert_close(1.0, 1.0, "x", rtol=-1.0), "rtol")],
