@@ -325,35 +325,6 @@ def learning_curves_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray
     return fig
 
 
-def seed_dots(values: Mapping[str, Sequence[float]], *, reference: Mapping[str, float] | None = None,
-              reference_label: str = "exact", chance: float | None = None, ylabel: str = "",
-              title: str = "", fmt: str = "{:.3f}", ax: Axes | None = None) -> Figure:
-    """One column per name: every seed's value as a dot, the mean +- 1 sd as a bar with the mean written
-    beside it, and an optional reference value per name (a black dash) and chance line."""
-    _check_mapping(values, "values", "name -> values over seeds")
-    width = max(4.2, 1.5 * len(values))
-    fig, (axis,) = new_figure(width=width) if ax is None else (ax.figure, np.array([ax]))
-    rng = np.random.default_rng(0)  # horizontal jitter only, so that equal values stay visible
-    for k, (name, vals) in enumerate(values.items()):
-        vals = as_array(vals, f"values[{name!r}]", ndim=1)
-        colour = SERIES[k % len(SERIES)]
-        axis.scatter(k + rng.uniform(-0.12, 0.12, len(vals)), vals, s=18, color=colour, alpha=0.8,
-                     label="one seed" if k == 0 else None)
-        mean, sd = float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-        axis.errorbar(k + 0.28, mean, yerr=sd, fmt="o", color="k", capsize=4, ms=4,
-                      label="mean +- 1 sd" if k == 0 else None)
-        axis.annotate(fmt.format(mean), (k + 0.34, mean), va="center", fontsize=8)
-        if reference and name in reference:
-            axis.hlines(reference[name], k - 0.3, k + 0.3, colors="k", linestyles="-", lw=2,
-                        label=reference_label if k == 0 else None)
-    if chance is not None:
-        axis.axhline(chance, ls="--", color=COLORS["chance"], label="chance")
-    axis.set(xticks=np.arange(len(values)), xlim=(-0.6, len(values) - 0.1), ylabel=ylabel, title=title)
-    axis.set_xticklabels(list(values), fontsize=9)
-    axis.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=4, frameon=False)
-    return fig
-
-
 def sample_complexity_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray], *, target: float,
                              n: int, floors: Mapping[str, float]) -> Figure:
     """``learning_curves_figure`` with the samples needed to reach ``target`` and a marker at size ``n``
@@ -917,31 +888,39 @@ def dominance_runs(runs: Sequence[object], *, threshold: float, alone: float | N
     return fig
 
 
-def seed_dots(table: Mapping[str, Sequence[float]], *, ylabel: str, title: str = "",
-              line: float | None = None, line_label: str = "", highlight: int | None = None,
+def seed_dots(values: Mapping[str, Sequence[float]], *, ylabel: str = "", title: str = "",
+              line: float | None = None, line_label: str = "", reference: Mapping[str, float] | None = None,
+              reference_label: str = "exact", highlight: int | None = None, fmt: str = "{:.3f}",
               ax: Axes | None = None) -> Figure:
-    """Chapters 03–04, results over seeds: one column per configuration, one dot per seed, a bar at the
-    mean (mean ± one standard deviation printed under the name); ``highlight`` rings one seed's dots."""
-    _check_mapping(table, "table", "name -> values per seed")
-    if not table or any(len(np.atleast_1d(v)) == 0 for v in table.values()):
-        raise ValueError("table must map at least one name to a non-empty list of values")
-    fig, (axis,) = new_figure(width=1.5 + 1.75 * len(table), height=3.4) if ax is None \
+    """Results over seeds: one column per name, one dot per seed, a bar at the mean (mean ± one standard
+    deviation printed under the name); ``line``: a horizontal line (chance, a baseline); ``reference``: a
+    black dash per name (an exact value); ``highlight`` rings one seed's dots."""
+    _check_mapping(values, "values", "name -> values over seeds")
+    if not values or any(len(np.atleast_1d(v)) == 0 for v in values.values()):
+        raise ValueError("values must map at least one name to a non-empty list of values over seeds")
+    fig, (axis,) = new_figure(width=1.5 + 1.75 * len(values), height=3.4) if ax is None \
         else (ax.figure, np.array([ax]))
     labels = []
-    for i, (name, values) in enumerate(table.items()):
-        values = np.asarray(values, dtype=float)
-        jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
-        axis.plot(i + jitter, values, "o", ms=6, alpha=0.75, color=SERIES[i % len(SERIES)])
-        axis.plot([i - 0.3, i + 0.3], [values.mean()] * 2, color=COLORS["truth"], lw=2)
-        if highlight is not None and 0 <= highlight < len(values):
-            axis.plot(i + jitter[highlight], values[highlight], "o", ms=13, mfc="none",
+    for i, (name, vals) in enumerate(values.items()):
+        vals = as_array(vals, f"values[{name!r}]", ndim=1)
+        jitter = np.linspace(-0.15, 0.15, len(vals)) if len(vals) > 1 else np.zeros(1)
+        axis.plot(i + jitter, vals, "o", ms=6, alpha=0.75, color=SERIES[i % len(SERIES)],
+                  label="one seed" if i == 0 else None)
+        axis.plot([i - 0.3, i + 0.3], [vals.mean()] * 2, color=COLORS["truth"], lw=2,
+                  label="mean" if i == 0 else None)
+        if highlight is not None and 0 <= highlight < len(vals):
+            axis.plot(i + jitter[highlight], vals[highlight], "o", ms=13, mfc="none",
                       mec=COLORS["truth"], mew=1.5)
-        labels.append(f"{name}\n{values.mean():.3f} ± {values.std():.3f}")
+        if reference and name in reference:
+            axis.hlines(reference[name], i - 0.35, i + 0.35, colors="k", linestyles="--", lw=1.5,
+                        label=reference_label if i == 0 else None)
+        sd = vals.std(ddof=1) if len(vals) > 1 else 0.0
+        labels.append(f"{name}\n{fmt.format(vals.mean())} ± {fmt.format(sd)}")
     if line is not None:
         axis.axhline(line, ls=":", color=COLORS["chance"], label=line_label or f"{line:g}")
-        axis.legend(fontsize=9, loc="best")
-    axis.set_xticks(range(len(table)), labels=labels, fontsize=9)
-    axis.set(ylabel=ylabel, title=title, xlim=(-0.6, len(table) - 0.4))
+    axis.legend(fontsize=8, loc="best")
+    axis.set_xticks(range(len(values)), labels=labels, fontsize=9)
+    axis.set(ylabel=ylabel, title=title, xlim=(-0.6, len(values) - 0.4))
     return fig
 
 

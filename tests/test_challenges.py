@@ -332,17 +332,16 @@ def test_c10_figure(dominance) -> None:
     assert len(plots.gradient_norm_runs(list(runs.values())).axes) == len(runs)
 
 
-def test_c10_seed_widget_redraws_fast() -> None:
-    import time
-
+def test_c10_seed_widget_redraws_for_each_seed() -> None:
+    """(How fast it redraws is measured by ``make bench``, not asserted here.)"""
     table = {"none": np.array([0.5, 0.45, 0.52]), "scale": np.array([0.6, 0.7, 0.4])}
     box = widgets.dominance_seeds(table, seed=0)
-    times = []
+    output = box.children[-1]
+    shown = []
     for seed in (1, 2, 0):
-        start = time.perf_counter()
         box.children[0].children[0].value = seed
-        times.append(time.perf_counter() - start)
-    assert np.median(times) < 0.25, times
+        shown.append(output.outputs[0]["data"]["text/plain"] if output.outputs else None)
+    assert all(shown), shown
     with pytest.raises(ValueError, match="seed"):
         widgets.dominance_seeds(table, seed=3)
 

@@ -473,7 +473,6 @@ MALFORMED: dict[str, list[tuple[Callable[[], Any], str]]] = {
         (lambda: plots.cross_attention_seed_panels([], 0), "results")],
     "helpers.plots.gradient_norm_runs": [(lambda: plots.gradient_norm_runs([]), "runs")],
     "helpers.plots.prior_correction": [(lambda: plots.prior_correction(0.6, 0.6, 1.0), "prior")],
-    "helpers.plots.seed_dots": [(lambda: plots.seed_dots({}, ylabel="x"), "table")],
     "helpers.widgets.corruption_rate": [
         (lambda: widgets.corruption_rate(np.linspace(0, 0.5, 6), {}, rate=0.9), "rate")],
     "helpers.widgets.cross_attention_seeds": [(lambda: widgets.cross_attention_seeds(seed=10), "seed")],
@@ -482,6 +481,64 @@ MALFORMED: dict[str, list[tuple[Callable[[], Any], str]]] = {
     # testing
     "helpers.testing.helpers_disabled": [(lambda: _enter(testing.helpers_disabled(["np"])), "namespace")],
     "helpers.testing.assert_close": [(lambda: testing.assert_close(1.0, 1.0, "x", rtol=-1.0), "rtol")],
+    # --- chapters 01-02 ---
+    "helpers.principles.xor_linear_accuracies": [
+        (lambda: principles.xor_linear_accuracies(0.4, []), "seeds"),
+        (lambda: principles.xor_linear_accuracies(0.4, [1, 1]), "seeds")],
+    "helpers.principles.xor_variational_information": [
+        (lambda: principles.xor_variational_information((X[:, 0], X[:, 1]), (X[:, 0], X[:, 1], Y6)),
+         "train")],
+    "helpers.principles.flip_views_outvoted": [(lambda: principles.flip_views_outvoted([0.1, 1.5]), "flips")],
+    "helpers.principles.variational_information_over_seeds": [
+        (lambda: principles.variational_information_over_seeds((1.0, 1.0), {"a": [0]}, []), "seeds"),
+        (lambda: principles.variational_information_over_seeds((1.0, 1.0), {"a": [5]}, [0], n_fit=20,
+                                                               n_held=20), "view_sets")],
+    "helpers.principles.samples_for_targets": [
+        (lambda: principles.samples_for_targets([8, 16], {}, {"t": 0.2}), "errors"),
+        (lambda: principles.samples_for_targets([8, 16], {"m": np.ones((2, 2))}, {}), "targets")],
+    "helpers.principles.excess_errors": [
+        (lambda: principles.excess_errors({"m": np.ones((2, 2))}, {}), "floors")],
+    "helpers.alignment.triplet_loss_all_negatives": [
+        (lambda: alignment.triplet_loss_all_negatives(torch.ones(1, 2), torch.ones(1, 2)), "ex")],
+    "helpers.alignment.true_pair_ranks": [(lambda: alignment.true_pair_ranks(np.ones((2, 3))), "similarity")],
+    "helpers.alignment.heldout_residuals": [(lambda: alignment.heldout_residuals(X, X), "x"),
+                                            (lambda: alignment.heldout_residuals(X, X[:5]), "y")],
+    "helpers.alignment.latent_recoverability": [(lambda: alignment.latent_recoverability(Y6, {}), "views")],
+    "helpers.alignment.batch_info_nce": [
+        (lambda: alignment.batch_info_nce(alignment.dual_encoder(2, 2), X, X[:5], 0.1), "x")],
+    "helpers.alignment.objectives_over_seeds": [
+        (lambda: alignment.objectives_over_seeds((X, X), (X, X), Y6, Y6, [0], objectives={}), "objectives")],
+    "helpers.alignment.granularity_and_invariance": [
+        (lambda: alignment.granularity_and_invariance({"r": ((X, X), (X, X))}, Y6, Y6[:5]), "test_labels")],
+    "helpers.plots.seed_dots": [(lambda: plots.seed_dots([1.0, 2.0]), "values")],
+    "helpers.plots.sample_complexity_figure": [
+        (lambda: plots.sample_complexity_figure([8, 16], {"m": np.ones((2, 2))}, target=0.2, n=12,
+                                                floors={"m": 0.1}), "n")],
+    "helpers.plots.horizontal_bars": [(lambda: plots.horizontal_bars([1.0]), "values")],
+    "helpers.plots.granularity_bars": [(lambda: plots.granularity_bars({"r": {"a": 1.0}}), "metrics")],
+    "helpers.plots.similarity_matrix_marked": [
+        (lambda: plots.similarity_matrix_marked(np.ones(3)), "similarity")],
+    "helpers.plots.infonce_training_figure": [
+        (lambda: plots.infonce_training_figure({}, np.eye(2), batch_size=2, untrained_loss=1.0,
+                                               temperature=0.1), "history")],
+    "helpers.plots.softmax_temperature_classes": [
+        (lambda: plots.softmax_temperature_classes(np.ones(3), 0.1, [True]), "same_class")],
+    "helpers.plots.triplet_margin_figure": [
+        (lambda: plots.triplet_margin_figure(np.ones((2, 2)), 0.5), "gaps")],
+    "helpers.plots.batch_size_figure": [
+        (lambda: plots.batch_size_figure([2, 4], [1.0, 2.0], [0.5, 0.3], 3, 0.1), "n")],
+    "helpers.widgets.flip_views_condition_figure": [
+        (lambda: widgets.flip_views_condition_figure(1.5, 0.1), "eps1")],
+    "helpers.widgets.flip_noise_linked": [(lambda: widgets.flip_noise_linked(eps3=0.9), "eps3")],
+    "helpers.widgets.sample_complexity": [(lambda: widgets.sample_complexity(()), "sigmas")],
+    "helpers.widgets.temperature_classes_explorer": [
+        (lambda: widgets.temperature_classes_explorer(np.ones(3), np.ones(2, bool)), "same_class")],
+    "helpers.widgets.triplet_gaps": [(lambda: widgets.triplet_gaps(X, X[:5]), "ex")],
+    "helpers.widgets.margin_explorer": [(lambda: widgets.margin_explorer(X, X, margin=9.0), "margin")],
+    "helpers.widgets.info_nce_by_batch_size": [
+        (lambda: widgets.info_nce_by_batch_size(X, X, (1,), 0.1), "sizes")],
+    "helpers.widgets.batch_size_explorer": [(lambda: widgets.batch_size_explorer(X, X, temperature=9.0),
+                                             "temperature")],
 }
 
 # Names that take no input a caller could get wrong.
