@@ -90,9 +90,19 @@ def widget_models(nb: nbformat.NotebookNode, model_id: str) -> list[dict]:
     return found
 
 
+def slider_value(state: dict) -> str:
+    """A saved slider's value as the page shows it (a selection slider saves the index of its option)."""
+    if "value" in state:
+        value = state["value"]
+    else:
+        labels, index = state.get("_options_labels", []), state.get("index", 0)
+        value = labels[index] if isinstance(index, int) and index < len(labels) else "its first option"
+    return f"{value:.2f}" if isinstance(value, float) else html.escape(str(value))
+
+
 def widget_note(models: list[dict]) -> nbformat.NotebookNode:
     """What replaces a widget in the static page: where to use it, and the values of its controls."""
-    controls = [f"{html.escape(str(m['state']['description']))} = {m['state']['value']:.2f}" for m in models
+    controls = [f"{html.escape(str(m['state']['description']))} = {slider_value(m['state'])}" for m in models
                 if "SliderModel" in m.get("model_name", "") and m["state"].get("description")]
     where = ", ".join(controls) if controls else "its starting values"
     text = ("Interactive figure: open this chapter in JupyterLab (<code>make lab</code>) to move its "
