@@ -67,12 +67,18 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
         scratch, dates = Path(scratch_name), due_dates(course)
         plan = str(write_json(scratch / "plan.json", plan_run(source, assignments, seed)))
         reference = str(scratch / "reference.json")
-        run_canary(scratch / "canary", root, source, assignments, (sandboxed, use_cgroups), timeout,
-                   {"plan": plan, "record": reference})
         workers = [Worker(scratch / f"shard{k}") for k in range(count)]
-        for worker in workers:
+        for worker in workers:  # they start up and register the assignments while the canary runs
             prepare_shard(worker.shard, root, source, assignments, dates, sandboxed, use_cgroups,
                           {"plan": plan, "reference": reference})
+            worker.start()
+        try:
+            run_canary(scratch / "canary", root, source, assignments, (sandboxed, use_cgroups), timeout,
+                       {"plan": plan, "record": reference})
+        except SystemExit:
+            for worker in workers:
+                worker.stop()
+            raise
         graded: dict[Path, list] = {}
 
         def work(worker: Worker) -> None:

@@ -172,9 +172,17 @@ class Worker:
         return Outcome(*pair, ok=False, problem=f"grading failed: {why}")
 
     def close(self) -> None:
+        """Let the process finish (no more submissions) and wait for it."""
         if self.process is not None:
             self.process.stdin.close()
             self.process.wait()
+
+    def stop(self) -> None:
+        """End the process now (grading was called off)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
 
 
 def grade_shard(worker: Worker, jobs: queue.Queue, timeout: float, report: Callable[[Outcome], None]) -> list:

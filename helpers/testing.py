@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import sys
+import types
 from typing import Any, Iterator, MutableMapping
 
 import numpy as np
@@ -27,6 +29,17 @@ def _stub(qualname: str) -> Any:
             f"{qualname} is switched off while grading: write the computation yourself")
     stub.__name__ = qualname.rsplit(".", 1)[-1]
     return stub
+
+
+class _Unavailable(types.ModuleType):
+    """A chapter module the student's code had not imported, while the helpers are switched off: importing
+    it succeeds, using anything from it raises (so no module binds a stub of it for good)."""
+
+    def __getattr__(self, attribute: str) -> Any:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        raise HelpersDisabledError(f"{self.__name__}.{attribute} is switched off while grading: "
+                                   "write the computation yourself")
 
 
 def _public_members(module_name: str) -> dict[str, Any]:
@@ -53,9 +66,13 @@ def helpers_disabled(namespace: MutableMapping[str, Any] | None = None) -> Itera
     saved_modules: list[tuple[Any, str, Any]] = []
     saved_names: list[tuple[str, Any]] = []
     stubs: dict[int, Any] = {}
-    members = {name: _public_members(name) for name in CHAPTER_MODULES}  # imports them all first, so
-    for module_name in CHAPTER_MODULES:                                 # none binds a stub on import
-        module = importlib.import_module(f"helpers.{module_name}") if members[module_name] else None
+    loaded = [name for name in CHAPTER_MODULES if f"helpers.{name}" in sys.modules]
+    placeholders = {f"helpers.{name}": _Unavailable(f"helpers.{name}")  # imported in the block: no use
+                    for name in CHAPTER_MODULES if name not in loaded}   # (and nothing imports torch)
+    members = {name: _public_members(name) for name in loaded}
+    sys.modules.update(placeholders)
+    for module_name in loaded:
+        module = sys.modules[f"helpers.{module_name}"]
         for name, value in members[module_name].items():
             stub = _stub(f"helpers.{module_name}.{name}")
             stubs[id(value)] = stub
@@ -69,6 +86,9 @@ def helpers_disabled(namespace: MutableMapping[str, Any] | None = None) -> Itera
     try:
         yield
     finally:
+        for full, placeholder in placeholders.items():
+            if sys.modules.get(full) is placeholder:
+                del sys.modules[full]
         for module, name, value in saved_modules:
             setattr(module, name, value)
         for name, value in saved_names:
