@@ -292,17 +292,21 @@ def grouped_bars(groups: Mapping[str, Mapping[str, float]], *, ylabel: str = "",
     return fig
 
 
+def _check_rows_of(table: Mapping[str, np.ndarray], name: str, columns: int, rows: str) -> None:
+    """ValueError unless ``table`` maps names to 2-D arrays of shape (rows, ``columns``)."""
+    _check_mapping(table, name, f"name -> ({rows}, {columns}) array")
+    for key, values in table.items():
+        if np.ndim(values) != 2 or np.shape(values)[1] != columns:
+            raise ValueError(f"{name}[{key!r}] must have shape ({rows}, {columns}), got {np.shape(values)}")
+
+
 def learning_curves_figure(sizes: Sequence[int], errors: Mapping[str, np.ndarray], *,
                            target: float | None = None, needed: Mapping[str, float] | None = None,
                            floors: Mapping[str, float] | None = None) -> Figure:
     """Mean held-out error against the training-set size (log scale) with a band of one standard
     deviation over repetitions; optional target line, samples needed (dotted) and Bayes-error floors."""
     sizes = as_array(sizes, "sizes", ndim=1)
-    _check_mapping(errors, "errors", "name -> (repeats, len(sizes)) array")
-    for name, errs in errors.items():
-        if np.ndim(errs) != 2 or np.shape(errs)[1] != len(sizes):
-            raise ValueError(f"errors[{name!r}] must have shape (repeats, {len(sizes)}), "
-                             f"got {np.shape(errs)}")
+    _check_rows_of(errors, "errors", len(sizes), "repeats")
     fig, (axis,) = new_figure(width=6.0, height=3.8)
     palette = [PALETTE["blue"], PALETTE["green"], PALETTE["orange"], PALETTE["purple"]]
     for k, (name, errs) in enumerate(errors.items()):
@@ -1184,12 +1188,8 @@ def missing_views_seeds_figure(curves: Mapping[str, np.ndarray], rates: Sequence
                                best_single: float | None = None) -> Figure:
     """Chapter 05: accuracy against the probability that each view is missing, over data seeds:
     ``curves[method]`` of shape (n_seeds, n_rates); each seed is a dot, the line joins the means."""
-    _check_mapping(curves, "curves", "method -> (n_seeds, n_rates) accuracies")
     rates = as_array(rates, "rates", ndim=1)
-    for name, values in curves.items():
-        if np.ndim(values) != 2 or np.shape(values)[1] != len(rates):
-            raise ValueError(f"curves[{name!r}] must have shape (n_seeds, {len(rates)}), "
-                             f"got {np.shape(values)}")
+    _check_rows_of(curves, "curves", len(rates), "n_seeds")
     fig, (axis,) = new_figure(width=5.8, height=3.8)
     palette = [PALETTE["grey"], PALETTE["blue"], PALETTE["green"], PALETTE["red"]]
     for k, (name, values) in enumerate(curves.items()):

@@ -42,6 +42,16 @@ def on_device(request: pytest.FixtureRequest) -> Iterator[torch.device]:
         helpers.use_device(None)
 
 
+def shown_for_each(box: Any, values: list[Any]) -> list[Any]:
+    """Move a widget's first control through ``values``; the text form of the figure it shows each time
+    (None where it shows nothing)."""
+    output, shown = box.children[-1], []
+    for value in values:
+        box.children[0].children[0].value = value
+        shown.append(output.outputs[0]["data"]["text/plain"] if output.outputs else None)
+    return shown
+
+
 def nbgrader_env() -> dict[str, str]:
     """The environment for nbgrader commands: the course venv's bin/ first (nbgrader runs alembic)."""
     env = dict(os.environ)

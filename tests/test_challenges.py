@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, run_test_cell
+from conftest import ROOT, run_test_cell, shown_for_each
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -335,12 +335,7 @@ def test_c10_figure(dominance) -> None:
 def test_c10_seed_widget_redraws_for_each_seed() -> None:
     """(How fast it redraws is measured by ``make bench``, not asserted here.)"""
     table = {"none": np.array([0.5, 0.45, 0.52]), "scale": np.array([0.6, 0.7, 0.4])}
-    box = widgets.dominance_seeds(table, seed=0)
-    output = box.children[-1]
-    shown = []
-    for seed in (1, 2, 0):
-        box.children[0].children[0].value = seed
-        shown.append(output.outputs[0]["data"]["text/plain"] if output.outputs else None)
+    shown = shown_for_each(widgets.dominance_seeds(table, seed=0), list((1, 2, 0)))
     assert all(shown), shown
     with pytest.raises(ValueError, match="seed"):
         widgets.dominance_seeds(table, seed=3)

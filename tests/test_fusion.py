@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, run_test_cell
+from conftest import ROOT, run_test_cell, shown_for_each
 from scipy.special import logsumexp
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -452,12 +452,7 @@ def test_cross_attention_seed_widget_redraws_for_each_seed() -> None:
     """(How fast it redraws is measured by ``make bench``, not asserted here.)"""
     from helpers import widgets
 
-    box = widgets.cross_attention_seeds(seed=3)
-    output = box.children[-1]
-    shown = []
-    for seed in (0, 5, 9):
-        box.children[0].children[0].value = seed
-        shown.append(output.outputs[0]["data"]["text/plain"] if output.outputs else None)
+    shown = shown_for_each(widgets.cross_attention_seeds(seed=3), list((0, 5, 9)))
     assert all(shown), shown
     with pytest.raises(ValueError, match="seed"):
         widgets.cross_attention_seeds(seed=10)
