@@ -3,6 +3,7 @@ gradebook, then write grades.csv, feedback pages and the summary figure."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -73,8 +74,8 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
                           {"plan": plan, "reference": reference})
             worker.start()
         try:
-            run_canary(scratch / "canary", root, source, assignments, (sandboxed, use_cgroups), timeout,
-                       {"plan": plan, "record": reference})
+            run_canary(scratch, root, source, assignments, (sandboxed, use_cgroups), timeout, plan,
+                       Path(reference), count)
         except SystemExit:
             for worker in workers:
                 worker.stop()
@@ -96,22 +97,42 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
                     merge_shard(shard, course, part)
 
 
-def run_canary(shard: Path, root: Path, source: Path, assignments: list[str], isolation: tuple[bool, bool],
-               timeout: float, judging: dict[str, str]) -> None:
-    """Grade each assignment's reference solution as a student's submission (coursetools/canary.py); stop
-    the run with the reason when one does not get full marks."""
-    prepare_shard(shard, root, source, assignments, {}, *isolation, judging)
-    worker = Worker(shard)
-    try:
-        for assignment in assignments:
-            canary.submit_reference(source, shard / "submitted", assignment)
-            outcome = worker.grade((assignment, canary.CANARY), timeout)
-            died = "" if outcome.ok else (shard / "worker.log").read_text()[-3000:]
-            problem = canary.verdict(shard, assignment, "\n".join([outcome.log, outcome.problem, died]))
-            if problem:
-                raise SystemExit(problem)
-    finally:
-        worker.close()
+def run_canary(scratch: Path, root: Path, source: Path, assignments: list[str], isolation: tuple[bool, bool],
+               timeout: float, plan: str, reference: Path, count: int) -> None:
+    """Grade each assignment's reference solution as a student's submission (coursetools/canary.py), in up
+    to ``count`` shards at once, and keep its observations in ``reference``; stop the run with the reason
+    when one does not get full marks."""
+    groups = [assignments[k::count] for k in range(count) if assignments[k::count]]
+    problems: dict[str, str] = {}
+
+    def check(k: int, group: list[str]) -> None:
+        shard = scratch / f"canary{k}"
+        prepare_shard(shard, root, source, group, {}, *isolation,
+                      {"plan": plan, "record": str(scratch / f"reference{k}.json")})
+        worker = Worker(shard)
+        try:
+            for assignment in group:
+                canary.submit_reference(source, shard / "submitted", assignment)
+                outcome = worker.grade((assignment, canary.CANARY), timeout)
+                died = "" if outcome.ok else (shard / "worker.log").read_text()[-3000:]
+                problem = canary.verdict(shard, assignment, "\n".join([outcome.log, outcome.problem, died]))
+                if problem:
+                    problems[assignment] = problem
+                    return
+        finally:
+            worker.close()
+    threads = [threading.Thread(target=check, args=(k, group)) for k, group in enumerate(groups)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if problems:
+        raise SystemExit(problems[min(problems, key=assignments.index)])
+    observed: dict[str, Any] = {}
+    for k in range(len(groups)):  # a group without judged tests records nothing
+        record = scratch / f"reference{k}.json"
+        observed.update(json.loads(record.read_text()) if record.exists() else {})
+    write_json(reference, observed)
 
 
 def require_cgroups(unsafe_no_cgroups: bool) -> bool:
