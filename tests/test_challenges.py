@@ -519,25 +519,9 @@ def _impute_without_centring(x, observed, mean, cov, ridge=0.0):
     return out
 
 
-def _impute_with_pinv(x, observed, mean, cov, ridge=0.0):
-    """Wrong: silently uses the pseudo-inverse on a singular covariance instead of refusing it."""
-    out = np.array(x, dtype=float)
-    if ridge < 0 or observed.shape != out.shape or np.shape(cov) != (out.shape[1],) * 2:
-        raise ValueError("bad input")
-    for i in range(len(out)):
-        o, m = np.flatnonzero(observed[i]), np.flatnonzero(~observed[i])
-        if len(m) == 0:
-            continue
-        if not len(o):
-            out[i, m] = mean[m]
-            continue
-        s_oo = cov[np.ix_(o, o)] + ridge * np.eye(len(o))
-        out[i, m] = mean[m] + cov[np.ix_(m, o)] @ np.linalg.pinv(s_oo) @ (out[i, o] - mean[o])
-    return out
-
-
-def _impute_row_by_row(x, observed, mean, cov, ridge=0.0):
-    """Wrong (slow): the right conditional means, but one linear solve per row instead of one per pattern."""
+def _impute_each_row(x, observed, mean, cov, ridge, regress):
+    """The conditional-mean fill one row at a time; ``regress(s_oo, s_mo, centred)`` is the step the two
+    wrong implementations below get wrong in different ways."""
     out = np.array(x, dtype=float)
     if ridge < 0 or observed.shape != out.shape or np.shape(mean) != (out.shape[1],) \
             or np.shape(cov) != (out.shape[1],) * 2:
@@ -550,10 +534,25 @@ def _impute_row_by_row(x, observed, mean, cov, ridge=0.0):
             out[i, m] = mean[m]
             continue
         s_oo = cov[np.ix_(o, o)] + ridge * np.eye(len(o))
-        if np.linalg.cond(s_oo) > 1e10:
-            raise ValueError("singular: pass a positive ridge")
-        out[i, m] = mean[m] + cov[np.ix_(m, o)] @ np.linalg.solve(s_oo, out[i, o] - mean[o])
+        out[i, m] = mean[m] + regress(s_oo, cov[np.ix_(m, o)], out[i, o] - mean[o])
     return out
+
+
+def _impute_with_pinv(x, observed, mean, cov, ridge=0.0):
+    """Wrong: silently uses the pseudo-inverse on a singular covariance instead of refusing it."""
+    return _impute_each_row(x, observed, mean, cov, ridge,
+                            lambda s_oo, s_mo, centred: s_mo @ np.linalg.pinv(s_oo) @ centred)
+
+
+def _solve_refusing_singular(s_oo, s_mo, centred):
+    if np.linalg.cond(s_oo) > 1e10:
+        raise ValueError("singular: pass a positive ridge")
+    return s_mo @ np.linalg.solve(s_oo, centred)
+
+
+def _impute_row_by_row(x, observed, mean, cov, ridge=0.0):
+    """Wrong (slow): the right conditional means, but one linear solve per row instead of one per pattern."""
+    return _impute_each_row(x, observed, mean, cov, ridge, _solve_refusing_singular)
 
 
 def _dropout_keeps_first(xs, rate, generator, fill=None):
