@@ -29,6 +29,7 @@ from pathlib import Path
 import nbformat
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
+from nbgrader.utils import compute_checksum
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE = "zh_CN"
@@ -145,9 +146,13 @@ def translation(catalog: Catalog, block: str) -> str:
 
 
 def translate_cell(cell: nbformat.NotebookNode, catalog: Catalog) -> nbformat.NotebookNode:
+    """A prose cell with its blocks translated; a read-only cell of an exercise set gets the checksum of its
+    new text (nbgrader's Validate compares them; autograding puts back the English text it released)."""
     cell = copy.deepcopy(cell)
     if is_prose(cell):
         cell.source = "\n\n".join(translation(catalog, b) if has_words(b) else b for b in blocks(cell.source))
+        if "checksum" in cell.metadata.get("nbgrader", {}):
+            cell.metadata.nbgrader.checksum = compute_checksum(cell)
     return cell
 
 
