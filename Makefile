@@ -8,19 +8,27 @@ export PATH := $(BIN):$(PATH)
 LAB_IP   ?= 127.0.0.1
 LAB_PORT ?= 8888
 LAB_OPTS ?=
+# The course's language: en (chapters/, exercises/) or zh (the Chinese edition in zh/, docs/translating.md).
+EDITION ?= en
+EDITION_DIR = $(if $(filter zh,$(EDITION)),zh/,)
+# JupyterLab's own menus follow the edition (its zh_CN language pack is installed with the course).
+LAB_SETTINGS = $(abspath $(VENV))/lab-settings-$(EDITION)
 PYTEST_OPTS ?=
 # Course tooling (grading, HTML edition, benchmarks) is not in the student bundle.
 TOOLING = @test -d coursetools || { echo "make $@ needs the full course repository: the student bundle has no coursetools/ (Validate checks your work)"; exit 2; }
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup work lab test release bench html grade check bundle clean-venv
+.PHONY: help setup edition work lab test release bench html zh zh-check grade check bundle clean-venv
 
 help:
 	@echo "make lab      set up .venv, copy exercises/ into work/ (once), open JupyterLab"
+	@echo "              make lab EDITION=zh: the Chinese edition (zh/), its exercise sets, JupyterLab in Chinese"
 	@echo "make test     set up .venv with the test extras and run the whole test suite"
 	@echo "make release  regenerate exercises/ from solutions/ with nbgrader"
 	@echo "make bench    time every chapter and solution notebook (seconds, peak memory)"
-	@echo "make html     run every chapter and write the offline HTML edition to build/html/"
+	@echo "make html     run every chapter and write the offline HTML edition to build/html/ (English and Chinese)"
+	@echo "make zh       bring the Chinese catalogs (locales/) in line with the English notebooks, rewrite zh/"
+	@echo "make zh-check list untranslated or fuzzy entries and translations that lost math, numbers or terms"
 	@echo "make grade    autograde submitted/ in parallel: grades.csv, feedback/, grades-summary.png"
 	@echo "              (options: ASSIGNMENT=ex01_principles STUDENT=alice REPORT_ONLY=1)"
 	@echo "              student code runs sandboxed (bubblewrap), each student in a cgroup; UNSAFE_NO_SANDBOX=1"
@@ -44,13 +52,20 @@ $(VENV)/.tests: $(VENV)/.course
 
 setup: $(VENV)/.course
 
-work:
+edition:
+	@case "$(EDITION)" in en|zh) ;; *) echo "EDITION=$(EDITION): choose EDITION=en (English) or EDITION=zh (中文)"; exit 2;; esac
+
+work: edition
 	mkdir -p work
-	if [ -d exercises ]; then cp -rn exercises/. work/; fi
+	if [ -d $(EDITION_DIR)exercises ]; then cp -rn $(EDITION_DIR)exercises/. work/; fi
 
 lab: $(VENV)/.course work
+	mkdir -p $(LAB_SETTINGS)/@jupyterlab/translation-extension
+	test -f $(LAB_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings || \
+	  echo '{"locale": "$(if $(filter zh,$(EDITION)),zh_CN,en)"}' > $(LAB_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings
 	@echo "Opening JupyterLab: open the URL with its token that Jupyter prints below."
-	$(BIN)/jupyter lab --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) $(ROOT_FLAG) $(LAB_OPTS)
+	JUPYTERLAB_SETTINGS_DIR=$(LAB_SETTINGS) $(BIN)/jupyter lab --no-browser --ip=$(LAB_IP) --port=$(LAB_PORT) \
+	  --LabApp.default_url=/lab/tree/$(EDITION_DIR)chapters $(ROOT_FLAG) $(LAB_OPTS)
 
 test: $(VENV)/.tests
 	@test -d tests || { echo "make test needs the full course repository (the student bundle has no tests/)"; exit 2; }
@@ -70,6 +85,15 @@ bench: $(VENV)/.tests
 html: $(VENV)/.course
 	$(TOOLING)
 	$(BIN)/python -m coursetools.html_edition
+
+zh: $(VENV)/.course
+	$(TOOLING)
+	$(BIN)/python -m coursetools.translate update
+	$(BIN)/python -m coursetools.translate build
+
+zh-check: $(VENV)/.course
+	$(TOOLING)
+	$(BIN)/python -m coursetools.translate check
 
 clean-venv:
 	rm -rf $(VENV)

@@ -6,7 +6,7 @@ import tarfile
 from pathlib import Path
 
 BUNDLE_ITEMS = ("README.md", "LICENSE", "environment.yml", "pyproject.toml", "Makefile", "nbgrader_config.py",
-                "chapters", "exercises", "helpers")
+                "chapters", "exercises", "zh", "helpers", "docs/student-guide.zh.md")
 BUNDLE_SKIP = ("__pycache__", ".ipynb_checkpoints", ".pyc", ".egg-info")
 
 

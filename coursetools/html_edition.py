@@ -1,8 +1,9 @@
-"""The offline HTML edition of the course (`make html`, or `python -m helpers.html_edition`).
+"""The offline HTML edition of the course (`make html`, or `python -m coursetools.html_edition`).
 
 Executes every chapter and writes build/html/: index.html (the course map, linking each chapter),
-one page per chapter with its figures embedded, and mathjax/ (MathJax 2.7 from the
-jupyter-server-mathjax package) so the math is typeset without the internet. Widgets do not run
+one page per chapter with its figures embedded, the same in Chinese under zh/ (from zh/chapters/, see
+docs/translating.md), each page linking to itself in the other language, and mathjax/ (MathJax 2.7 from
+the jupyter-server-mathjax package) so the math is typeset without the internet. Widgets do not run
 without a kernel: a chapter already shows each widget's figure statically just before it, and the
 page puts a short note where the widget was. Progress bars are dropped.
 """
@@ -14,6 +15,7 @@ import html
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -38,7 +40,10 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 {%- block body_header -%}{{ super() }}
-<nav style="margin: 1em 0 0 6em;"><a href="index.html">&larr; Course map</a></nav>
+{%- set edition = nb.metadata.edition -%}
+<nav style="margin: 1em 0 0 6em;"><a href="index.html">&larr; {{ edition.course_map }}</a> &middot;
+<a href="{{ edition.other_href }}" hreflang="{{ edition.other_lang }}"
+   lang="{{ edition.other_lang }}">{{ edition.other_name }}</a></nav>
 {%- endblock body_header -%}
 {%- block html_head_js_mathjax -%}{{ super() }}
 <script type="text/x-mathjax-config">
@@ -48,23 +53,56 @@ MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], webFont: "STIX-Web", imageF
 """
 
 INDEX = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>Multimodal Learning: offline edition</title>
+<title>{title}</title>
 <style>body {{ font-family: sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem;
   line-height: 1.5; }}
 table {{ border-collapse: collapse; width: 100%; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: .4rem; text-align: left; }}</style>
 </head><body>
-<h1>Multimodal Learning: an interactive notebook course</h1>
-<p>The offline edition: every chapter as run, with its figures and typeset math. The sliders need a
-running kernel: open the chapters in JupyterLab (<code>make lab</code>) to move them and to solve the
-exercise sets.</p>
-<h2>Course map</h2>
-<table><tr><th>chapter</th><th>title</th><th>exercise set</th></tr>
+<nav><a href="{other_href}" hreflang="{other_lang}" lang="{other_lang}">{other_name}</a></nav>
+<h1>{heading}</h1>
+<p>{intro}</p>
+<h2>{course_map}</h2>
+<table><tr>{columns}</tr>
 {rows}
 </table></body></html>
 """
+
+
+@dataclass(frozen=True)
+class Edition:
+    """One language of the edition: where its chapters come from, where its pages go, its words."""
+    code: str  # the HTML lang of its pages (ISO 639-1, as nbconvert wants)
+    source: str  # its chapters' folder, relative to the course root
+    folder: str  # its pages' folder inside the output ("" = the output itself)
+    name: str  # the language's own name, on the other edition's switch
+    title: str
+    heading: str
+    intro: str
+    course_map: str
+    columns: tuple[str, str, str]
+    widget_note: str  # {where}: the values of the widget's controls
+    widget_start: str
+
+
+EDITIONS = (
+    Edition("en", "chapters", "", "English", "Multimodal Learning: offline edition",
+            "Multimodal Learning: an interactive notebook course",
+            "The offline edition: every chapter as run, with its figures and typeset math. The sliders need "
+            "a running kernel: open the chapters in JupyterLab (<code>make lab</code>) to move them and to "
+            "solve the exercise sets.",
+            "Course map", ("chapter", "title", "exercise set"),
+            "Interactive figure: open this chapter in JupyterLab (<code>make lab</code>) to move its "
+            "controls; the figure above shows it at {where}.", "its starting values"),
+    Edition("zh", "zh/chapters", "zh", "中文", "多模态学习：离线版", "多模态学习：交互式笔记本课程",
+            "离线版：每一章都已运行，附带图和排版好的公式（图中文字为英文）。滑块需要运行中的内核："
+            "在 JupyterLab 中打开各章（<code>make lab EDITION=zh</code>）即可拖动滑块并完成练习集。",
+            "课程目录", ("章", "标题", "练习集"),
+            "交互式图：在 JupyterLab 中打开本章（<code>make lab EDITION=zh</code>）即可调节控件；"
+            "上图显示的是 {where} 时的结果。", "初始取值"),
+)
 
 
 def execute(path: Path) -> nbformat.NotebookNode:
@@ -100,17 +138,15 @@ def slider_value(state: dict) -> str:
     return f"{value:.2f}" if isinstance(value, float) else html.escape(str(value))
 
 
-def widget_note(models: list[dict]) -> nbformat.NotebookNode:
+def widget_note(models: list[dict], edition: Edition = EDITIONS[0]) -> nbformat.NotebookNode:
     """What replaces a widget in the static page: where to use it, and the values of its controls."""
     controls = [f"{html.escape(str(m['state']['description']))} = {slider_value(m['state'])}" for m in models
                 if "SliderModel" in m.get("model_name", "") and m["state"].get("description")]
-    where = ", ".join(controls) if controls else "its starting values"
-    text = ("Interactive figure: open this chapter in JupyterLab (<code>make lab</code>) to move its "
-            f"controls; the figure above shows it at {where}.")
+    text = edition.widget_note.format(where=", ".join(controls) if controls else edition.widget_start)
     return nbformat.v4.new_output("display_data", data={"text/html": f"<p><em>{text}</em></p>"})
 
 
-def replace_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def replace_widgets(nb: nbformat.NotebookNode, edition: Edition = EDITIONS[0]) -> nbformat.NotebookNode:
     """Each widget output becomes a note (progress bars vanish); the widget state is dropped."""
     for cell in nb.cells:
         outputs = []
@@ -120,7 +156,7 @@ def replace_widgets(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 continue
             models = widget_models(nb, out["data"][WIDGET_MIME]["model_id"])
             if not any("ProgressModel" in m.get("model_name", "") for m in models):
-                outputs.append(widget_note(models))
+                outputs.append(widget_note(models, edition))
         if cell.cell_type == "code":
             cell.outputs = outputs
     nb.metadata.pop("widgets", None)
@@ -144,10 +180,28 @@ def join_inline_math(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def to_html(nb: nbformat.NotebookNode, title: str) -> str:
+def other_edition(edition: Edition) -> Edition:
+    return next(other for other in EDITIONS if other != edition)
+
+
+def relative_href(edition: Edition, target: Edition, page: str) -> str:
+    """The link from a page of ``edition`` to ``page`` of ``target`` (both folders inside the output)."""
+    up = "../" * len(Path(edition.folder).parts)
+    return f"{up}{target.folder + '/' if target.folder else ''}{page}"
+
+
+def to_html(nb: nbformat.NotebookNode, title: str, page: str = "index.html",
+            edition: Edition = EDITIONS[0]) -> str:
+    """The page of a chapter: its title, the link to the course map and to the same page in the other
+    language, MathJax from the output's mathjax/."""
+    up = "../" * len(Path(edition.folder).parts)
     exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"edition.html.j2": TEMPLATE})],
-                            template_file="edition.html.j2", mathjax_url=MATHJAX_URL)
+                            template_file="edition.html.j2", mathjax_url=up + MATHJAX_URL)
+    exporter.language_code = edition.code
+    other = other_edition(edition)
     nb.metadata["title"] = title
+    nb.metadata["edition"] = {"course_map": edition.course_map, "other_name": other.name,
+                              "other_lang": other.code, "other_href": relative_href(edition, other, page)}
     body, _ = exporter.from_notebook_node(nb)
     return body
 
@@ -167,10 +221,10 @@ def exercise_set(chapter: Path) -> str:
     return name if (ROOT / "exercises" / name).is_dir() else ""
 
 
-def index_row(chapter: Path, title: str) -> str:
+def index_row(chapter: Path, title: str, edition: Edition = EDITIONS[0]) -> str:
     page = html.escape(f"{chapter.stem}.html")
     exercise = exercise_set(chapter)
-    code = f"<code>exercises/{exercise}</code>" if exercise else ""
+    code = f"<code>{Path(edition.source).parent / 'exercises' / exercise}</code>" if exercise else ""
     return (f"<tr><td><a href=\"{page}\">{html.escape(chapter.stem)}</a></td><td><a href=\"{page}\">"
             f"{html.escape(title)}</a></td><td>{code}</td></tr>")
 
@@ -202,31 +256,53 @@ def copy_mathjax(out: Path, link: bool = False) -> None:
             shutil.copyfile(source, target)
 
 
+def build_edition(edition: Edition, stems: list[str], out: Path,
+                  execute_stems: set[str] | None) -> list[Path]:
+    """One language's course map and chapter pages in ``out/<edition.folder>``; the pages written."""
+    folder = out / edition.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rows, pages = [], []
+    for stem in stems:
+        chapter = ROOT / edition.source / f"{stem}.ipynb"
+        run = execute_stems is None or stem in execute_stems
+        print(f"{'executing' if run else 'converting'} {chapter.relative_to(ROOT)}", flush=True)
+        nb = execute(chapter) if run else nbformat.read(chapter, as_version=4)
+        title = title_of(nb, stem)
+        page = folder / f"{stem}.html"
+        page.write_text(to_html(join_inline_math(replace_widgets(nb, edition)), title, page.name, edition),
+                        encoding="utf-8")
+        rows.append(index_row(chapter, title, edition))
+        pages.append(page)
+    other = other_edition(edition)
+    index = folder / "index.html"
+    index.write_text(INDEX.format(
+        lang=edition.code, title=edition.title, heading=edition.heading, intro=edition.intro,
+        course_map=edition.course_map, columns="".join(f"<th>{c}</th>" for c in edition.columns),
+        other_href=relative_href(edition, other, "index.html"), other_lang=other.code, other_name=other.name,
+        rows="\n".join(rows)), encoding="utf-8")
+    return [index, *pages]
+
+
 def build(chapters: list[Path] | None = None, out: Path = OUT,
           execute_only: list[Path] | None = None) -> list[Path]:
-    """Execute ``chapters`` (default: every chapter) and write the edition to ``out``; the pages written.
+    """Execute ``chapters`` (default: every chapter) in both languages and write the edition to ``out``;
+    the pages written, English first.
 
+    A chapter is named by its English notebook; its Chinese page comes from zh/chapters/ (same name).
     ``execute_only`` (for tests) runs just those chapters; the others are converted as committed,
     without outputs.
     """
     chapters = sorted((ROOT / "chapters").glob("*.ipynb")) if chapters is None else list(chapters)
     if not chapters:
         raise ValueError("no chapters to build: chapters/ holds no notebook")
+    missing = [c.name for c in chapters if not (ROOT / EDITIONS[1].source / c.name).exists()]
+    if missing:
+        raise ValueError(f"zh/chapters/ lacks {', '.join(missing)}: run make zh")
     out.mkdir(parents=True, exist_ok=True)
     copy_mathjax(out)
-    rows, pages = [], []
-    for chapter in chapters:
-        run = execute_only is None or chapter in execute_only
-        print(f"{'executing' if run else 'converting'} {chapter.name}", flush=True)
-        nb = execute(chapter) if run else nbformat.read(chapter, as_version=4)
-        title = title_of(nb, chapter.stem)
-        page = out / f"{chapter.stem}.html"
-        page.write_text(to_html(join_inline_math(replace_widgets(nb)), title), encoding="utf-8")
-        rows.append(index_row(chapter, title))
-        pages.append(page)
-    index = out / "index.html"
-    index.write_text(INDEX.format(rows="\n".join(rows)), encoding="utf-8")
-    return [index, *pages]
+    stems = [c.stem for c in chapters]
+    execute_stems = None if execute_only is None else {c.stem for c in execute_only}
+    return [page for edition in EDITIONS for page in build_edition(edition, stems, out, execute_stems)]
 
 
 def main(argv: list[str] | None = None) -> None:

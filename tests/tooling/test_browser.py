@@ -101,13 +101,14 @@ def write_lab_settings(folder: Path) -> None:
         path.write_text(json.dumps(values))
 
 
-def wait_for_server(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+def wait_for_server(url: str, process: subprocess.Popen, log: Path, timeout: float = 90,
+                    token: str = "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"JupyterLab exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/api/status", timeout=2):
+            with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
                 return
         except OSError:
             time.sleep(0.3)
@@ -371,11 +372,13 @@ def validate_copies(lab_root: Path) -> dict[str, str]:
     if not pairs:
         pytest.skip("no exercise with a source notebook in solutions/ yet")
     exercise, solution = pairs[0]
+    chinese = ROOT / "zh" / exercise.relative_to(ROOT)
     copies = {}
-    for kind in ("untouched", "solved"):
+    for kind in ("untouched", "solved", "solved_zh"):
         target = lab_root / "validate" / kind / exercise.parent.name / exercise.name
         target.parent.mkdir(parents=True)
-        nb = nbformat.read(exercise, as_version=4) if kind == "untouched" else solved_copy(exercise, solution)
+        nb = (nbformat.read(exercise, as_version=4) if kind == "untouched"
+              else solved_copy(chinese if kind == "solved_zh" else exercise, solution))
         nbformat.write(nb, target)
         copies[kind] = str(target.relative_to(lab_root))
     return copies
@@ -392,6 +395,69 @@ def test_validate_passes_a_solved_exercise(page: Page, lab: str, validate_copies
     kind, text = validate_in_browser(page, lab, validate_copies["solved"])
     assert kind == "validation-success", f"Validate on {validate_copies['solved']} said {kind}: {text[:1500]}"
     assert "passes all the tests" in text
+
+
+def test_validate_passes_a_solved_chinese_exercise(page: Page, lab: str, validate_copies) -> None:
+    """The Chinese task texts are read-only cells too: Validate must not call them changed."""
+    kind, text = validate_in_browser(page, lab, validate_copies["solved_zh"])
+    assert kind == "validation-success", \
+        f"Validate on the Chinese {validate_copies['solved_zh']} said {kind}: {text[:1500]}"
+
+
+# ------------------------------------------------------------------------------------------------
+# `make lab EDITION=zh`, as README's quick start says
+# ------------------------------------------------------------------------------------------------
+
+def course_copy(root: Path) -> Path:
+    """What a fresh clone needs for `make lab`: the Makefile, the notebooks, and this machine's .venv."""
+    root.mkdir()
+    for item in ("Makefile", "pyproject.toml", "nbgrader_config.py"):
+        shutil.copy2(ROOT / item, root / item)
+    for item in ("chapters", "exercises", "zh"):
+        shutil.copytree(ROOT / item, root / item)
+    (root / ".venv").symlink_to(ROOT / ".venv")
+    return root
+
+
+def printed_lab_url(log: Path, process: subprocess.Popen, prefix: str, timeout: float = 180) -> str:
+    """The URL with its token that `make lab` prints, once it has printed one starting with ``prefix``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        words = log.read_text().split()
+        found = [word for word in words if word.startswith(prefix)]
+        if found:
+            return found[0]
+        if process.poll() is not None:
+            break
+        time.sleep(0.5)
+    pytest.fail(f"make lab printed no URL starting {prefix}:\n{log.read_text()[-3000:]}")
+
+
+def test_make_lab_opens_the_chinese_edition(browser, tmp_path: Path) -> None:
+    """`make lab EDITION=zh` on a copy of the course: the Chinese exercise sets land in work/, the printed URL
+    opens zh/chapters/ in a JupyterLab whose menus are Chinese."""
+    root = course_copy(tmp_path / "course")
+    port = free_port()
+    log = tmp_path / "make-lab.log"
+    env = dict(os.environ, JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
+    with log.open("w") as out:
+        process = subprocess.Popen(["make", "lab", "EDITION=zh", f"LAB_PORT={port}"], cwd=root, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = printed_lab_url(log, process, f"http://127.0.0.1:{port}/lab/tree/zh/chapters?token=")
+        wait_for_server(url.split("/lab/")[0], process, log, token=url.split("token=")[1])
+        first = sorted((root / "work").glob("*/*.ipynb"))[0]
+        assert nbformat.read(first, as_version=4).cells[0].source.startswith("# 练习集"), \
+            f"work/ holds the English {first.name}"
+        page = browser.new_page()
+        try:
+            page.goto(url)
+            page.locator(".lm-MenuBar-itemLabel:text-is('文件')").wait_for(timeout=60_000)
+            page.locator(".jp-DirListing-item[title*='01_principles.ipynb']").first.wait_for(timeout=60_000)
+        finally:
+            page.close()
+    finally:
+        stop(process)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -426,7 +492,8 @@ def raw_math(page: Page, typeset: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def html_edition(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The HTML edition: every chapter converted, the first one also executed (`make html` runs them all)."""
+    """The HTML edition in both languages: every chapter converted, the first one also executed (`make html`
+    runs them all)."""
     if not CHAPTERS:
         pytest.skip("no chapter yet")
     from coursetools.html_edition import build
@@ -469,6 +536,23 @@ def test_html_edition_works_offline(browser, html_edition: Path, request: pytest
         page.screenshot(path=str(shot), full_page=True)
         for chapter in CHAPTERS[1:]:
             open_offline(page, html_edition / f"{chapter.stem}.html")
+        page.locator("nav a[hreflang='zh']").first.click()  # the same chapter in Chinese
+        page.wait_for_load_state("load")
+        assert page.url == (html_edition / "zh" / f"{CHAPTERS[-1].stem}.html").as_uri(), page.url
+        page.goto((html_edition / "zh" / "index.html").as_uri())
+        missing = [c.stem for c in CHAPTERS if not page.locator(f"a[href='{c.stem}.html']").count()]
+        assert not missing, f"the Chinese course map does not link {missing}"
+        for chapter in CHAPTERS:
+            open_offline(page, html_edition / "zh" / f"{chapter.stem}.html")
+            assert page.locator("html[lang='zh']").count() == 1
+        page.goto((html_edition / "zh" / f"{CHAPTERS[0].stem}.html").as_uri())
+        page.wait_for_function(MATH_TYPESET_JS, polling=200, timeout=60_000)
+        images = page.evaluate(PAGE_IMAGES_JS)
+        assert images and all(images), \
+            f"zh/{CHAPTERS[0].stem}.html: {images.count(True)} of {len(images)} figures shown"
+        page.locator("nav a[hreflang='en']").first.click()
+        page.wait_for_load_state("load")
+        assert page.url == (html_edition / f"{CHAPTERS[0].stem}.html").as_uri(), page.url
         assert not fetched_outside, f"the offline edition fetched {fetched_outside}"
         say(request.config, f"browser: HTML edition: {len(CHAPTERS)} chapters typeset offline, "
                             f"{len(images)} figures in {CHAPTERS[0].name}; "

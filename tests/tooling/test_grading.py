@@ -348,8 +348,9 @@ def test_bundle_holds_no_solution_or_hidden_test(tmp_path: Path) -> None:
     archive = bundle.bundle(ROOT, tmp_path / "student.tar.gz")
     texts = _archive_texts(archive)
     names = set(texts)
-    assert {"multimodal-course/README.md", "multimodal-course/Makefile",
-            "multimodal-course/helpers/fusion.py"} <= names
+    assert {f"multimodal-course/{path}" for path in (
+        "README.md", "Makefile", "helpers/fusion.py", "zh/chapters/01_principles.ipynb",
+        "zh/exercises/ex01_principles/ex01_principles.ipynb", "docs/student-guide.zh.md")} <= names
     assert not any(n.startswith("multimodal-course/coursetools/") for n in names), \
         "tooling shipped to students"
     assert not any("/solutions/" in n or "/tests/" in n or n.endswith(".db") for n in names)

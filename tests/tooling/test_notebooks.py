@@ -1,5 +1,6 @@
-"""Every chapter runs top to bottom; every exercise set, graded as a class would be, gives its reference
-solution every autograded point and its untouched release none. New notebooks are picked up by themselves."""
+"""Every chapter runs top to bottom in both languages and prints the same numbers in each; every exercise
+set, graded as a class would be, gives its reference solution every autograded point in either language and
+its untouched release none. New notebooks are picked up by themselves."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from conftest import CHAPTERS, ROOT, SOLUTIONS, nbgrader_env
 from nbclient import NotebookClient
 
-from coursetools import sandbox
+from coursetools import sandbox, translate
 
 CELL_TIMEOUT = 120  # against hangs only (a chapter's slowest cell takes seconds): speed is in `make bench`
 
@@ -26,22 +27,55 @@ def _execute(notebook: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def printed(nb: nbformat.NotebookNode) -> list[list[str]]:
+    """What each code cell printed and returned as text (progress bars, on stderr, and widgets left out)."""
+    return [[out.get("text", "") if out.output_type == "stream" else out.get("data", {}).get("text/plain", "")
+             for out in cell.get("outputs", [])
+             if (out.output_type == "stream" and out.get("name") == "stdout")
+             or (out.output_type in ("execute_result", "display_data")
+                 and "application/vnd.jupyter.widget-view+json" not in out.get("data", {}))]
+            for cell in nb.cells if cell.cell_type == "code"]
+
+
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=[p.name for p in CHAPTERS])
-def test_chapter_runs_without_error(notebook: Path) -> None:
+def test_chapter_runs_and_its_chinese_edition_prints_the_same(notebook: Path) -> None:
     nb = _execute(notebook)
     figures = sum("image/png" in out.get("data", {}) for cell in nb.cells for out in cell.get("outputs", []))
     assert figures > 0, f"{notebook.name} shows no figure"
+    chinese = _execute(translate.edition_path(notebook.relative_to(ROOT)))
+    differ = [i for i, (en, zh) in enumerate(zip(printed(nb), printed(chinese))) if en != zh]
+    assert len(printed(nb)) == len(printed(chinese)) and not differ, \
+        f"zh/chapters/{notebook.name} prints other numbers than the English in code cells {differ}"
 
 
 ASSIGNMENTS = sorted({p.parent.name for p in SOLUTIONS})
 
 
+def solved_in_chinese(assignment: str, folder: Path) -> None:
+    """The Chinese release of ``assignment`` with every answer cell taken from the reference solution."""
+    folder.mkdir(parents=True)
+    for release in (translate.EDITION / "exercises" / assignment).glob("*.ipynb"):
+        nb = nbformat.read(release, as_version=4)
+        solution = nbformat.read(ROOT / "solutions" / assignment / release.name, as_version=4)
+        answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in solution.cells
+                   if cell.metadata.get("nbgrader", {}).get("solution")}
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.metadata.get("nbgrader", {}).get("solution"):
+                cell.source = answers[grade_id]
+        nbformat.write(nb, folder / release.name)
+
+
 def _grade_reference_and_untouched(course: Path, assignment: str) -> subprocess.CompletedProcess[str]:
-    """``make grade`` of one assignment for two students: the reference solution, the untouched release."""
+    """``make grade`` of one assignment for four students: the reference solution and the untouched release,
+    each in English and in Chinese (the Chinese notebook with the reference answers pasted in)."""
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     shutil.copytree(ROOT / "solutions" / assignment, course / "solutions" / assignment)
     shutil.copytree(ROOT / "solutions" / assignment, course / "submitted" / "solution" / assignment)
     shutil.copytree(ROOT / "exercises" / assignment, course / "submitted" / "untouched" / assignment)
+    solved_in_chinese(assignment, course / "submitted" / "solution_zh" / assignment)
+    shutil.copytree(translate.EDITION / "exercises" / assignment,
+                    course / "submitted" / "untouched_zh" / assignment)
     unsafe = ["--unsafe-no-sandbox"] if sandbox.unavailable() else []
     return subprocess.run([sys.executable, "-m", "coursetools", "grade", "--root", str(course), *unsafe],
                           cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True, timeout=1800)
@@ -50,7 +84,8 @@ def _grade_reference_and_untouched(course: Path, assignment: str) -> subprocess.
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_gets_every_point_and_untouched_exercise_none(assignment: str, tmp_path: Path) -> None:
     """Graded as a class would be (sandbox, canary, judge): the reference solution loses no autograded
-    point and raises no error; the untouched release scores 0."""
+    point and raises no error, in English or Chinese (the same scores cell by cell); the untouched release
+    scores 0 in either language."""
     from nbgrader.api import Gradebook
 
     done = _grade_reference_and_untouched(tmp_path, assignment)
@@ -62,10 +97,15 @@ def test_solution_gets_every_point_and_untouched_exercise_none(assignment: str, 
     assert scores, done.stdout
     lost = {k: v for k, v in scores.items() if k[0] == "solution" and v[0] != v[1]}
     assert not lost, f"the reference solution loses points: {lost}\n{done.stdout}"
-    won = {k: v for k, v in scores.items() if k[0] == "untouched" and v[0]}
+    in_chinese = {grade: v for (student, grade), v in scores.items() if student == "solution_zh"}
+    assert in_chinese == {grade: v for (student, grade), v in scores.items() if student == "solution"}, \
+        f"the Chinese solution is graded differently: {in_chinese}"
+    won = {k: v for k, v in scores.items() if k[0] in ("untouched", "untouched_zh") and v[0]}
     assert not won, f"the untouched exercise scores: {won}"
+    assert {k[0] for k in scores} == {"solution", "solution_zh", "untouched", "untouched_zh"}, scores.keys()
     errors = [f"{i}: {out.get('ename')}: {out.get('evalue')}"
-              for nb in (tmp_path / "autograded" / "solution" / assignment).glob("*.ipynb")
+              for student in ("solution", "solution_zh")
+              for nb in (tmp_path / "autograded" / student / assignment).glob("*.ipynb")
               for i, cell in enumerate(nbformat.read(nb, as_version=4).cells)
               for out in cell.get("outputs", []) if out.get("output_type") == "error"]
     assert not errors, f"the reference solution raised: {errors}"
