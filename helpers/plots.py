@@ -1258,3 +1258,23 @@ def calibration_seeds_figure(sweep: CalibrationSweep) -> Figure:
     axes[1].set_title(f"{len(sweep.seeds)} data seeds, one dot each; bar: mean", fontsize=9)
     axes[0].legend(fontsize=8, loc="upper left")
     return fig
+
+
+def gate_weight_panel(context: np.ndarray, weight_v: np.ndarray, *, ax: Axes | None = None) -> Figure:
+    """Chapter 03: the learned gate's weight on expert v, g_v(x), against the context c of each test example,
+    with the region where each expert is corrupted shaded."""
+    context = as_array(context, "context", ndim=1)
+    weight_v = as_array(weight_v, "weight_v", ndim=1)
+    check_same_length(context=context, weight_v=weight_v)
+    fig, (axis,) = new_figure(width=4.4, height=3.4) if ax is None else (ax.figure, np.array([ax]))
+    axis.axvspan(-1, 0, color=COLORS["vision"], alpha=0.08)
+    axis.axvspan(0, 1, color=COLORS["text"], alpha=0.08)
+    for x, y, text, role in ((-0.5, 0.7, "v corrupted here\n(trust t)", "vision"),
+                             (0.5, 0.3, "t corrupted here\n(trust v)", "text")):
+        axis.text(x, y, text, ha="center", va="center", fontsize=9, color=COLORS[role])
+    axis.scatter(context, weight_v, s=4, alpha=0.4, color=COLORS["truth"], label="test example")
+    axis.axhline(0.5, ls=":", color=COLORS["chance"], label="fixed w = 0.5")
+    axis.set(xlabel="context c", ylabel="gate weight on expert v, $g_v(x)$", xlim=(-1, 1), ylim=(-0.02, 1.02),
+             title="What the gate learned")
+    axis.legend(fontsize=8, loc="upper left")
+    return fig

@@ -469,6 +469,30 @@ MALFORMED: dict[str, list[tuple[Callable[[], Any], str]]] = {
     "helpers.fusion.error_correlations": [(lambda: fusion.error_correlations({"a": P3}, np.array([0, 1])),
                                            "probs")],
     "helpers.fusion.fuse_experts": [(lambda: fusion.fuse_experts({"a": P3}), "experts")],
+    "helpers.fusion.accuracy_over_seeds": [
+        (lambda: fusion.accuracy_over_seeds({}, [T(6, 2)], torch.zeros(6).long(), [T(6, 2)],
+                                            torch.zeros(6).long(), [0]), "builders"),
+        (lambda: fusion.accuracy_over_seeds({"a": lambda: nn.Linear(2, 2)}, [T(6, 2)], torch.zeros(6).long(),
+                                            [T(6, 2)], torch.zeros(6).long(), []), "seeds")],
+    "helpers.fusion.HybridFusion": [(lambda: fusion.HybridFusion([2, 2, 2], 4, 2), "input_dims"),
+                                    (lambda: fusion.HybridFusion([2, 2], 4, 2, rank=0), "rank")],
+    "helpers.fusion.HybridFusion.forward": [
+        (lambda: fusion.HybridFusion([2, 3], 4, 2)(T(3, 2), T(3, 2)), "xs")],
+    "helpers.fusion.regional_experts": [(lambda: fusion.regional_experts(10, [0.5, 0.5], rate=1.5), "rate"),
+                                        (lambda: fusion.regional_experts(10, [0.5, 0.6]), "prior")],
+    "helpers.fusion.ExpertGate": [(lambda: fusion.ExpertGate(3, 1), "n_experts")],
+    "helpers.fusion.ExpertGate.forward": [(lambda: fusion.ExpertGate(3, 2)(T(4, 2)), "xs")],
+    "helpers.fusion.fit_expert_gate": [
+        (lambda: fusion.fit_expert_gate(X, np.stack([P3, P3]), [0, 1]), "experts"),
+        (lambda: fusion.fit_expert_gate(X[:2], np.stack([P3, P3]), [0, 5]), "labels")],
+    "helpers.fusion.gate_weights": [(lambda: fusion.gate_weights(nn.Linear(2, 2), X), "gate"),
+                                    (lambda: fusion.gate_weights(fusion.ExpertGate(3, 2), X), "inputs")],
+    "helpers.fusion.gated_mixture": [
+        (lambda: fusion.gated_mixture(fusion.ExpertGate(2, 2), X[:2], P3), "experts")],
+    "helpers.fusion.gate_over_seeds": [(lambda: fusion.gate_over_seeds([], [0.5, 0.5]), "seeds"),
+                                       (lambda: fusion.gate_over_seeds([0], [0.5, 0.5], n_train=3),
+                                        "n_train")],
+    "helpers.plots.gate_weight_panel": [(lambda: plots.gate_weight_panel([0.1, NAN], [0.5, 0.5]), "context")],
     "helpers.plots.cross_attention_seed_panels": [
         (lambda: plots.cross_attention_seed_panels([], 0), "results")],
     "helpers.plots.gradient_norm_runs": [(lambda: plots.gradient_norm_runs([]), "runs")],
