@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullLocator
 
 from ._checks import (
     as_array,
@@ -1024,6 +1025,72 @@ def missing_modality_panels(results: Mapping[str, Mapping[str, Sequence[float]]]
                  ylim=(low - 0.03, min(1.0, high + 0.03)))
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=10)
+    return fig
+
+
+def dominance_monitor_figure(run: object, threshold: float, *, title: str = "") -> Figure:
+    """Chapter 04: one training run (``challenges.DominanceRun``) as the monitor sees it: the ratio of the two
+    branches' gradient norms ‖∇θv L‖ / ‖∇θt L‖ per step (log scale: above 1, v's gradient is larger; below 1,
+    t's), the threshold T and 1/T (the monitor compares larger over smaller, so it fires beyond either), and
+    the first step where it fires (``challenges.trigger_step``), if any."""
+    from .challenges import trigger_step
+
+    if not hasattr(run, "history") or not all(k in run.history for k in ("norm_v", "norm_t", "ratio")):
+        raise ValueError("run must be a challenges.DominanceRun (its history holds norm_v, norm_t and ratio)")
+    fired = trigger_step(run.history["ratio"], threshold)
+    v_over_t = np.asarray(run.history["norm_v"]) / np.maximum(run.history["norm_t"], 1e-12)
+    fig = Figure(figsize=(7.0, 3.8))   # a fixed layout: a constrained one costs each redraw
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.33, top=0.9)
+    axis = fig.subplots()
+    axis.plot(v_over_t, color=COLORS["truth"], lw=1, label="norm ratio v / t")
+    axis.axhline(threshold, ls="--", color=COLORS["vision"],
+                 label=f"threshold {threshold:g} (v dominates above)")
+    axis.axhline(1 / threshold, ls="--", color=COLORS["text"], label=f"1/{threshold:g} (t dominates below)")
+    if fired is not None:
+        axis.axvline(fired, color=COLORS["event"], lw=1.5, ls=":", label=f"monitor fires (step {fired})")
+    axis.set_yscale("log")
+    axis.set(ylim=(1 / 40, 40), xlabel="training step", ylabel="gradient-norm ratio v / t",
+             title=title or ("the monitor fires" if fired is not None else "the monitor never fires"))
+    axis.yaxis.set_minor_locator(NullLocator())  # minor log ticks cost most of a redraw and add little
+    axis.set_yticks([1 / 20, 1 / 5, 1, 5, 20], labels=["1/20", "1/5", "1", "5", "20"])
+    axis.title.set_fontsize(9)
+    fig.legend(*axis.get_legend_handles_labels(), loc="lower center", ncols=2, fontsize=9)
+    return fig
+
+
+def missing_rates_figure(curves: Mapping[str, Mapping[float, Sequence[float]]],
+                         imputation: Mapping[str, Sequence[float]], rates: Sequence[float], *, rate: float,
+                         dropout_rate: float) -> Figure:
+    """Chapter 04: accuracy against the test missing rate, one panel per data set: one curve per training
+    dropout rate (``challenges.dropout_rate_study``; the chosen one bold), Gaussian imputation dashed, and the
+    accuracies at the chosen missing ``rate`` printed."""
+    rates = as_array(rates, "rates", ndim=1)
+    _check_mapping(curves, "curves", "data set -> {dropout rate: accuracy per missing rate}")
+    if dropout_rate not in next(iter(curves.values()), {}):
+        raise ValueError(f"dropout_rate must be one of the trained rates, got {dropout_rate!r}")
+    if not np.any(np.isclose(rates, rate)):
+        raise ValueError(f"rate must be one of the missing rates {rates.tolist()}, got {rate!r}")
+    at = int(np.argmin(np.abs(rates - rate)))
+    fig = Figure(figsize=(3.6 * len(curves), 3.5))   # a fixed layout: a constrained one costs each redraw
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.3, top=0.86, wspace=0.08)
+    axes = fig.subplots(1, len(curves), sharey=True)
+    shades = matplotlib.colormaps["Greens"](np.linspace(0.35, 1.0, len(next(iter(curves.values())))))
+    for axis, (name, by_rate) in zip(axes, curves.items()):
+        for shade, (p, series) in zip(shades, sorted(by_rate.items())):
+            chosen = p == dropout_rate
+            axis.plot(rates, series, marker="o" if chosen else ".", lw=3 if chosen else 1, color=shade,
+                      label=f"trained with dropout rate {p:g}" + (" (chosen)" if chosen else ""),
+                      zorder=3 if chosen else 2)
+        axis.plot(rates, imputation[name], ls="--", marker="s", ms=4, color=COLORS["vision"],
+                  label="Gaussian imputation (no dropout)")
+        axis.axvline(rate, color=COLORS["truth"], lw=0.8, ls=":")
+        axis.set(title=f"{name}\nmissing rate {rate:g}: dropout {dropout_rate:g} "
+                       f"{by_rate[dropout_rate][at]:.3f}, imputation {imputation[name][at]:.3f}",
+                 xlabel="test missing rate", ylim=(0.45, 1.0), xticks=rates)
+        axis.title.set_fontsize(9)
+    axes[0].set_ylabel("test accuracy")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncols=3, fontsize=9)
     return fig
 
 

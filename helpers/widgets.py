@@ -420,6 +420,67 @@ def dominance_seeds(table: "dict[str, np.ndarray]", seed: int = 0) -> widgets.VB
                                                   continuous_update=False))
 
 
+def dominance_monitor(runs: "dict[tuple[float, str], object]", threshold: float = 5.0, scale: float = 5.0,
+                      optimiser: str = "sgd") -> widgets.VBox:
+    """Chapter 04: controls for v's input scale, the monitor's ratio threshold and the optimiser over the
+    precomputed ``challenges.dominance_grid`` runs; redraws ``plots.dominance_monitor_figure`` (per-branch
+    norms, the ratio, where the monitor fires) with the weak branch's own test accuracy in the title."""
+    from .plots import dominance_monitor_figure
+
+    if not isinstance(runs, dict) or not runs or not all(isinstance(k, tuple) and len(k) == 2 for k in runs):
+        raise ValueError("runs must be the dict returned by challenges.dominance_grid: "
+                         "(scale, optimiser) -> run")
+    scales = sorted({s for s, _ in runs})
+    optimisers = list(dict.fromkeys(o for _, o in runs))
+    check_in_range(threshold, "threshold", 1.0, 20.0)
+    if scale not in scales:
+        raise ValueError(f"scale must be one of the precomputed scales {scales}, got {scale!r}")
+    if optimiser not in optimisers:
+        raise ValueError(f"optimiser must be one of {optimisers}, got {optimiser!r}")
+
+    def draw(scale: float, threshold: float, optimiser: str) -> Figure:
+        run = runs[(scale, optimiser)]
+        return dominance_monitor_figure(run, threshold, title=(
+            f"v's input scale {scale:g}, {optimiser}: weak branch t's own test accuracy "
+            f"{run.accuracy['t']:.3f} (fused {run.accuracy['fused']:.3f})"))
+
+    return redrawing(draw, scale=widgets.SelectionSlider(options=scales, value=scale, description="v scale",
+                                                         continuous_update=False),
+                     threshold=slider("ratio threshold", threshold, 1.0, 20.0, 0.5),
+                     optimiser=widgets.ToggleButtons(options=optimisers, value=optimiser,
+                                                     description="optimiser"))
+
+
+def missing_and_dropout(curves: "dict[str, dict[float, list[float]]]", imputation: "dict[str, list[float]]",
+                        rates: "tuple[float, ...]", rate: float = 0.5,
+                        dropout_rate: float = 0.5) -> widgets.VBox:
+    """Chapter 04: the test missing rate and the training dropout rate, over precomputed curves
+    (``challenges.curves_by_dropout_rate``; ``imputation``: the Gaussian-imputation curve per data set);
+    redraws ``plots.missing_rates_figure``."""
+    from .plots import missing_rates_figure
+
+    if not isinstance(curves, dict) or not curves or not isinstance(imputation, dict) \
+            or set(imputation) != set(curves):
+        raise ValueError("curves and imputation must map the same data sets to accuracy curves "
+                         "(challenges.curves_by_dropout_rate)")
+    rates = tuple(float(r) for r in as_array(rates, "rates", ndim=1))
+    dropout_rates = list(next(iter(curves.values())))
+    if rate not in rates:
+        raise ValueError(f"rate must be one of the missing rates {list(rates)}, got {rate!r}")
+    if dropout_rate not in dropout_rates:
+        raise ValueError(f"dropout_rate must be one of {dropout_rates}, got {dropout_rate!r}")
+
+    def draw(rate: float, dropout_rate: float) -> Figure:
+        return missing_rates_figure(curves, imputation, rates, rate=rate, dropout_rate=dropout_rate)
+
+    style = {"description_width": "initial"}
+    return redrawing(draw, rate=widgets.SelectionSlider(options=list(rates), value=rate, style=style,
+                                                        description="test missing rate",
+                                                        continuous_update=False),
+                     dropout_rate=widgets.SelectionSlider(options=dropout_rates, value=dropout_rate,
+                                                          style=style, description="training dropout rate",
+                                                          continuous_update=False))
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 05 — applications: widgets
 # ---------------------------------------------------------------------------------------------
@@ -443,3 +504,4 @@ def diagnosis_dependence(seed: int = 0) -> widgets.VBox:
     check_positive_int(seed, "seed", minimum=0)
     return redrawing(lambda shared: diagnosis_calibration_figure(shared, seed),
                      shared=slider("shared noise", 1.2, 0.0, 2.0, 0.1))
+

@@ -455,6 +455,25 @@ MALFORMED: dict[str, list[tuple[Callable[[], Any], str]]] = {
     "helpers.challenges.dominance_over_seeds": [
         (lambda: challenges.dominance_over_seeds((X, X, Y6), (X, X, Y6), []), "seeds")],
     "helpers.challenges.missing_modality_study": [(lambda: challenges.missing_modality_study(n=3), "n")],
+    "helpers.challenges.trigger_step": [(lambda: challenges.trigger_step(X, 5.0), "ratios"),
+                                        (lambda: challenges.trigger_step([1.0, 2.0], NAN), "threshold")],
+    "helpers.challenges.dominance_grid": [(lambda: challenges.dominance_grid([]), "scales"),
+                                          (lambda: challenges.dominance_grid([1.0], optimisers=("rmsprop",)),
+                                           "optimisers")],
+    "helpers.challenges.dropout_rate_study": [(lambda: challenges.dropout_rate_study([1.5]), "dropout_rates"),
+                                              (lambda: challenges.dropout_rate_study([0.5], n=3), "n")],
+    "helpers.challenges.curves_by_dropout_rate": [
+        (lambda: challenges.curves_by_dropout_rate({"a": {}}, {"b": {}}), "missing and extra")],
+    "helpers.plots.dominance_monitor_figure": [(lambda: plots.dominance_monitor_figure(X, 5.0), "run")],
+    "helpers.plots.missing_rates_figure": [
+        (lambda: plots.missing_rates_figure({"a": {0.5: [0.9, 0.8]}}, {"a": [0.9, 0.8]}, [0.0, 0.5], rate=0.5,
+                                            dropout_rate=0.25), "dropout_rate"),
+        (lambda: plots.missing_rates_figure({"a": {0.5: [0.9, 0.8]}}, {"a": [0.9, 0.8]}, [0.0, NAN], rate=0.5,
+                                            dropout_rate=0.5), "rates")],
+    "helpers.widgets.dominance_monitor": [(lambda: widgets.dominance_monitor({}), "runs")],
+    "helpers.widgets.missing_and_dropout": [
+        (lambda: widgets.missing_and_dropout({"a": {0.5: [0.9]}}, {"b": [0.9]}, [0.0]), "curves"),
+        (lambda: widgets.missing_and_dropout({"a": {0.5: [0.9]}}, {"a": [0.9]}, [0.0], rate=0.3), "rate")],
     "helpers.fusion.LearnedCombiner": [(lambda: fusion.LearnedCombiner([2, 2], 4, 2, on="middle"), "on")],
     "helpers.fusion.LearnedCombiner.forward": [
         (lambda: fusion.LearnedCombiner([2, 2], 4, 2)(torch.zeros(3, 2)), "xs")],
