@@ -7,7 +7,7 @@ Figure text is English only: matplotlib's default fonts have no CJK glyphs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import matplotlib
 import numpy as np
@@ -206,6 +206,60 @@ def xor_decision_boundaries(fit: XorFit, x: np.ndarray, y: np.ndarray, *, limit:
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, markerscale=3)
     fig.colorbar(filled, ax=list(axes), label="model's P(Y = 1)", shrink=0.8)
     return fig
+
+
+def xor_boundaries_in_place(*, limit: float = 2.5, shown: int = 500) -> Callable[[Mapping[str, object], str],
+                                                                                  Figure]:
+    """For a widget: a function ``draw(frame, title)`` showing the panels of ``xor_decision_boundaries`` for
+    one precomputed ``frame`` (``probs``: name → P(Y=1) on a square grid over [−limit, limit]², ``accuracy``:
+    name → held-out accuracy, ``x`` (n, 2) and ``y`` (n,): test points, of which the first ``shown`` are
+    drawn). The first call builds the figure; later calls update its images, boundaries, points and titles in
+    place, so a redraw only re-renders."""
+    check_in_range(limit, "limit", 0.0, 100.0, low_open=True)
+    check_positive_int(shown, "shown")
+    state: dict[str, object] = {}
+
+    def draw(frame: Mapping[str, object], title: str = "") -> Figure:
+        _check_mapping(frame, "frame", "probs / accuracy / x / y")
+        probs, accuracy = frame["probs"], frame["accuracy"]
+        x, y = _check_points(frame["x"], "frame['x']"), as_array(frame["y"], "frame['y']", ndim=1)
+        x, y = x[:shown], y[:shown]
+        rgba = matplotlib.colors.to_rgba_array([COLORS["vision"], COLORS["text"]], alpha=0.6)
+        colours = rgba[(y == 1).astype(int)]   # one RGBA row per point: no per-point colour parsing
+        if not state:
+            fig = Figure(figsize=(3.1 * len(probs), 3.7))   # a fixed layout, computed once
+            fig.subplots_adjust(left=0.06, right=0.9, bottom=0.24, top=0.8, wspace=0.1)
+            axes = fig.subplots(1, len(probs), sharey=True)
+            extent = (-limit, limit, -limit, limit)
+            images = [axis.imshow(np.zeros((2, 2)), extent=extent, origin="lower", cmap="coolwarm",
+                                  alpha=0.55, vmin=0, vmax=1) for axis in axes]
+            points = [axis.scatter(x[:, 0], x[:, 1], s=5) for axis in axes]
+            for axis in axes:
+                axis.set(xlabel="x1", xlim=extent[:2], ylim=extent[2:], xticks=[-2, 0, 2], yticks=[-2, 0, 2])
+                axis.grid(False)
+            axes[0].set_ylabel("x2")
+            fig.colorbar(images[-1], cax=fig.add_axes((0.915, 0.3, 0.012, 0.45)), label="model's P(Y = 1)")
+            handles = [Line2D([], [], ls="", marker="o", color=COLORS[role]) for role in ("vision", "text")]
+            fig.legend(handles + [Line2D([], [], color="k", lw=1.2)],
+                       ["test point, Y = 0", "test point, Y = 1", "boundary P(Y=1) = 0.5"],
+                       loc="lower center", ncols=3, fontsize=8)
+            state.update(fig=fig, axes=axes, images=images, points=points, boundaries=[None] * len(axes))
+        fig, axes = state["fig"], state["axes"]
+        for k, (axis, (name, prob)) in enumerate(zip(axes, probs.items())):
+            prob = as_array(prob, f"frame['probs'][{name!r}]", ndim=2)
+            grid = np.linspace(-limit, limit, prob.shape[0])
+            state["images"][k].set_data(prob)
+            state["points"][k].set_offsets(x)
+            state["points"][k].set_facecolor(colours)
+            state["points"][k].set_edgecolor(colours)
+            if state["boundaries"][k] is not None:
+                state["boundaries"][k].remove()
+            state["boundaries"][k] = axis.contour(grid, grid, prob, levels=[0.5], colors="k", linewidths=1.2)
+            axis.set_title(f"{name}\naccuracy {accuracy[name]:.1%}", fontsize=10)
+        fig.suptitle(title, x=0.48, fontsize=10)
+        return fig
+
+    return draw
 
 
 def labellings_grid(points: np.ndarray, labellings: np.ndarray,
