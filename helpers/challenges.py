@@ -280,6 +280,42 @@ def dominance_over_seeds(train: tuple[np.ndarray, np.ndarray, np.ndarray],
     return {name: np.asarray(values) for name, values in table.items()}
 
 
+def trigger_step(ratios: Sequence[float], threshold: float) -> int | None:
+    """The first step whose gradient-norm ratio r exceeds ``threshold`` — the step at which a
+    ``DominanceMonitor`` with that threshold fires (its ``triggered_at``) — or None if none does."""
+    ratios = as_array(ratios, "ratios", ndim=1)
+    threshold = check_in_range(threshold, "threshold", 1.0, float("inf"))
+    above = np.flatnonzero(ratios > threshold)
+    return int(above[0]) if len(above) else None
+
+
+OPTIMISER_SETTINGS: dict[str, dict[str, float]] = {"sgd": {"lr": 5e-3}, "adam": {"lr": 1e-2}}
+
+
+def dominance_grid(scales: Sequence[float], *, optimisers: Sequence[str] = ("sgd", "adam"),
+                   n_train: int = 1200, n_test: int = 1000, epochs: int = 10,
+                   seed: int = 0) -> dict[tuple[float, str], DominanceRun]:
+    """One ``run_dominance`` (no remedy) per input scale of v (``make_dominance_data(strong_scale=…)``, data
+    seeds 0 and 1) and per optimiser (learning rates ``OPTIMISER_SETTINGS``): ``runs[(scale, optimiser)]``.
+    Without a remedy the threshold does not change training, so one run per cell serves every threshold
+    (``trigger_step``)."""
+    from .data import make_dominance_data
+
+    scales = [check_in_range(s, "scales", 0.0, 100.0, low_open=True) for s in scales]
+    if not scales:
+        raise ValueError("scales must hold at least one input scale")
+    for optimiser in optimisers:
+        check_choice(optimiser, "optimisers", tuple(OPTIMISER_SETTINGS))
+    runs = {}
+    for scale in scales:
+        train = make_dominance_data(n_train, seed=0, strong_scale=scale)
+        test = make_dominance_data(n_test, seed=1, strong_scale=scale)
+        for optimiser in optimisers:
+            runs[(scale, optimiser)] = run_dominance(train, test, optimiser=optimiser, epochs=epochs,
+                                                     seed=seed, **OPTIMISER_SETTINGS[optimiser])
+    return runs
+
+
 def unimodal_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, *,
                       hidden: int = 32, epochs: int = 10, lr: float = 5e-3, batch_size: int = 128,
                       optimiser: str = "sgd", seed: int = 0, progress: bool = False) -> float:
@@ -698,20 +734,67 @@ def missing_modality_curves(train_views: Sequence[np.ndarray], train_labels: np.
     return curves
 
 
-def missing_modality_study(rates: Sequence[float] = (0.0, 0.25, 0.5, 0.75), *, n: int = 1500,
-                           seed: int = 0) -> dict[str, dict[str, list[float]]]:
-    """Chapter 04's three data sets through ``missing_modality_curves``: Gaussian views
-    (``make_latent_views(relation="linear")``), non-Gaussian views (``relation="nonlinear"``), both with
-    ``n`` training and ``n`` test examples (data seeds 4 and 5), and the UCI digits (pix + fou, 12 PCA
-    components each). Returns ``results[data set][method]``, one accuracy per rate."""
+def _missing_data_sets(n: int) -> Iterable[tuple[str, tuple]]:
+    """Chapter 04's three data sets for missing modalities: (name, (train views, train labels, test views,
+    test labels)) — Gaussian views, non-Gaussian views (``n`` examples each, data seeds 4 and 5) and the UCI
+    digits (pix + fou, 12 PCA components each)."""
     from .data import digit_views_pca, make_latent_views
 
-    check_positive_int(n, "n", minimum=10)
-    results = {}
     for name, relation in (("Gaussian views", "linear"), ("non-Gaussian views", "nonlinear")):
         (train, train_y), (test, test_y) = (make_latent_views(n, seed=s, relation=relation) for s in (4, 5))
-        results[name] = missing_modality_curves(train, train_y, test, test_y, rates=rates, seed=seed)
-    train, train_y, test, test_y = digit_views_pca(("pix", "fou"), n_components=12, seed=0)
-    results["UCI digits (pix + fou)"] = missing_modality_curves(train, train_y, test, test_y, rates=rates,
-                                                               seed=seed)
+        yield name, (train, train_y, test, test_y)
+    yield "UCI digits (pix + fou)", digit_views_pca(("pix", "fou"), n_components=12, seed=0)
+
+
+def missing_modality_study(rates: Sequence[float] = (0.0, 0.25, 0.5, 0.75), *, n: int = 1500,
+                           seed: int = 0) -> dict[str, dict[str, list[float]]]:
+    """Chapter 04's three data sets (``_missing_data_sets``: Gaussian views, non-Gaussian views, the UCI
+    digits) through ``missing_modality_curves``. Returns ``results[data set][method]``, one accuracy per
+    rate."""
+    check_positive_int(n, "n", minimum=10)
+    return {name: missing_modality_curves(*views, rates=rates, seed=seed)
+            for name, views in _missing_data_sets(n)}
+
+
+def dropout_rate_study(dropout_rates: Sequence[float] = (0.0, 0.25, 0.5, 0.75),
+                       rates: Sequence[float] = (0.0, 0.25, 0.5, 0.75), *, n: int = 1500, epochs: int = 20,
+                       seed: int = 0) -> dict[str, dict[float, list[float]]]:
+    """Test accuracy against the missing rate of a network trained with modality dropout (zero vector) at
+    each of ``dropout_rates``, on the three data sets of ``missing_modality_study`` and with the same test
+    missing patterns: ``results[data set][dropout rate]``, one accuracy per rate. Dropout rate 0 is plain
+    training, so its curve is ``missing_modality_study``'s zero-fill."""
+    dropout_rates = [check_in_range(p, "dropout_rates", 0.0, 1.0) for p in dropout_rates]
+    if not dropout_rates:
+        raise ValueError("dropout_rates must hold at least one training dropout rate")
+    check_positive_int(n, "n", minimum=10)
+    results: dict[str, dict[float, list[float]]] = {}
+    for name, (train, train_y, test, test_y) in _missing_data_sets(n):
+        test_arrays, _ = _check_present(test, None, "test_views")
+        labels = torch.as_tensor(_labels(test_y, "test_labels", len(test_arrays[0])))
+        results[name] = {}
+        for p in dropout_rates:
+            model = train_missing_aware(train, train_y, dropout_rate=p, epochs=epochs, batch_size=200,
+                                        seed=seed)
+            results[name][p] = [
+                accuracy(predict(model, *as_tensors(*mark_missing(test_arrays, missing_mask(
+                    len(labels), len(test_arrays), rate, seed=seed + 1000 + i)))), labels)
+                for i, rate in enumerate(rates)]
     return results
+
+
+def curves_by_dropout_rate(missing: Mapping[str, Mapping[str, Sequence[float]]],
+                           extra: Mapping[str, Mapping[float, Sequence[float]]]
+                           ) -> dict[str, dict[float, list[float]]]:
+    """Accuracy per test missing rate, by training dropout rate: ``missing_modality_study``'s zero-fill curve
+    (dropout rate 0: plain training, zero vector) and its "dropout (zeros)" curve (rate 0.5, the default of
+    ``missing_modality_curves``), with ``dropout_rate_study``'s further rates: ``curves[data set][rate]``."""
+    if not isinstance(missing, Mapping) or not missing or not isinstance(extra, Mapping) \
+            or set(extra) != set(missing):
+        raise ValueError("missing and extra must be the results of missing_modality_study and "
+                         "dropout_rate_study over the same data sets")
+    curves = {}
+    for name, methods in missing.items():
+        merged = {0.0: list(methods["zero-fill"]), 0.5: list(methods["dropout (zeros)"]),
+                  **{float(p): list(v) for p, v in extra[name].items()}}
+        curves[name] = dict(sorted(merged.items()))
+    return curves

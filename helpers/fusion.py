@@ -19,7 +19,7 @@ models; masks are boolean with ``True`` marking a real (non-padding) token.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -771,3 +771,199 @@ def error_correlations(probs: dict[str, np.ndarray], labels: np.ndarray) -> dict
             else:
                 out[(a, b)] = float(np.corrcoef(errors[a], errors[b])[0, 1])
     return out
+
+
+def accuracy_over_seeds(builders: Mapping[str, Callable[[], nn.Module]], inputs: Sequence[torch.Tensor],
+                        labels: torch.Tensor, test_inputs: Sequence[torch.Tensor], test_labels: torch.Tensor,
+                        seeds: Sequence[int], *, epochs: int = 10, lr: float = 0.01
+                        ) -> tuple[dict[str, np.ndarray], dict[str, nn.Module]]:
+    """For every seed s and every named model: build it under torch seed s, train it with
+    ``train_classifier`` (minibatch order from s too) and measure its test accuracy.
+
+    Returns ``accuracy[name]`` (one value per seed) and the last seed's trained models.
+    """
+    from .train import accuracy, predict, seeded
+
+    if not isinstance(builders, Mapping) or not builders or not all(map(callable, builders.values())):
+        raise ValueError("builders must map at least one name to a function that builds a model")
+    seeds = [check_positive_int(s, "seeds", minimum=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    scores: dict[str, list[float]] = {name: [] for name in builders}
+    models: dict[str, nn.Module] = {}
+    for seed in seeds:
+        for name, build in builders.items():
+            with seeded(seed):
+                models[name] = build()
+            train_classifier(models[name], inputs, labels, epochs=epochs, lr=lr, seed=seed, progress=False)
+            scores[name].append(accuracy(predict(models[name], *test_inputs), test_labels))
+    return {name: np.asarray(values) for name, values in scores.items()}, models
+
+
+class HybridFusion(nn.Module):
+    """Hybrid (intermediate) fusion, 混合融合: each modality is encoded first, the modalities interact on
+    the *hidden* features, and a head classifies the result.
+
+    h_v = ReLU(W_v x_v + b_v),  h_t = ReLU(W_t x_t + b_t)      (one encoder layer per modality)
+    z = (U h_v) ⊙ (V h_t)                                         (a low-rank bilinear interaction)
+    logits = MLP(z)                                               (the head)
+
+    Unlike early fusion, each modality keeps its own encoder (which could be pretrained or swapped); unlike
+    late fusion, the modalities meet before the head, and multiplicatively.
+    """
+
+    def __init__(self, input_dims: Sequence[int], hidden: int, n_classes: int, *, rank: int = 16) -> None:
+        super().__init__()
+        self.input_dims = _check_dims(input_dims)
+        if len(self.input_dims) != 2:
+            raise ValueError(f"input_dims must hold two feature sizes (x_v, x_t), got {input_dims!r}")
+        self.hidden = check_positive_int(hidden, "hidden")
+        self.rank = check_positive_int(rank, "rank")
+        self.n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
+        self.encoders = nn.ModuleList(nn.Sequential(nn.Linear(d, hidden), nn.ReLU()) for d in self.input_dims)
+        self.interaction = nn.ModuleList(nn.Linear(hidden, rank) for _ in self.input_dims)
+        self.head = mlp(rank, hidden, n_classes)
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        """Logits (n, n_classes) from x_v (n, d_v) and x_t (n, d_t)."""
+        _check_inputs(xs, self.input_dims)
+        h_v, h_t = (project(encode(x)) for encode, project, x in zip(self.encoders, self.interaction, xs))
+        return self.head(h_v * h_t)
+
+    def expected_parameter_count(self) -> int:
+        """Parameters from the layer sizes: two encoders, two projections to the rank, the head."""
+        encoders = sum((d + 1) * self.hidden for d in self.input_dims)
+        return encoders + 2 * (self.hidden + 1) * self.rank + mlp_parameter_count(self.rank, self.hidden,
+                                                                                  self.n_classes)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. Choosing among experts: a learned gate (Jacobs et al. 1991)
+# ---------------------------------------------------------------------------------------------
+
+
+def regional_experts(n: int, prior: Sequence[float], *, rate: float = 0.5,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two experts, each reliable in its own region of the input (Jacobs et al.'s "local experts").
+
+    Data: ``data.make_class_conditional_views`` (X_v ⊥ X_t | Y) and a context c ~ U(−1, 1) (a sensor
+    reading such as brightness). Each expert is the exact posterior p(y | x_m), then made confidently wrong
+    (``corrupt_expert`` at ``rate``) in its bad region: expert v where c < 0, expert t where c ≥ 0.
+    Returns gate inputs x = [c, x_v, x_t] (n, 1 + 2·dim), the experts' probabilities (2, n, K) and y (n,).
+    """
+    from .data import make_class_conditional_views
+
+    check_positive_int(n, "n", minimum=2)
+    rate = check_in_range(rate, "rate", 0.0, 1.0)
+    rng = rng_from(seed)
+    gen = make_class_conditional_views(n, prior, seed=rng)
+    log_prior = np.log(gen.prior)
+    context = rng.uniform(-1.0, 1.0, n)
+    experts = []
+    for x, means, bad in ((gen.x_v, gen.means_v, context < 0), (gen.x_t, gen.means_t, context >= 0)):
+        clean = np.exp(gaussian_class_log_posterior(x, means, gen.sigma, log_prior))
+        wrong = corrupt_expert(clean, gen.y, rate, seed=rng)
+        experts.append(np.where(bad[:, None], wrong, clean))
+    return np.column_stack([context, gen.x_v, gen.x_t]), np.stack(experts), gen.y
+
+
+def _check_experts(inputs: np.ndarray, experts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    inputs = as_array(inputs, "inputs", ndim=2)
+    experts = check_probabilities(experts, "experts")
+    if experts.ndim != 3 or experts.shape[1] != len(inputs):
+        raise ValueError(f"experts must have shape (n_experts, n, n_classes) with n = {len(inputs)} "
+                         f"(the rows of inputs), got {experts.shape}")
+    return inputs, experts
+
+
+class ExpertGate(nn.Module):
+    """A gating network (Jacobs et al. 1991): g(x) = softmax(W x + b), one weight per expert, so that the
+    mixture q(y | x) = Σ_k g_k(x) p_k(y | x) can choose a different expert for every input.
+
+    ``use_input=False`` is the ablation: W is fixed at 0, so g = softmax(b) is one learned weight for all
+    inputs — a fixed mixture whose weight is fitted instead of set to 1/2.
+    """
+
+    def __init__(self, in_dim: int, n_experts: int, *, use_input: bool = True) -> None:
+        super().__init__()
+        self.in_dim = check_positive_int(in_dim, "in_dim")
+        self.n_experts = check_positive_int(n_experts, "n_experts", minimum=2)
+        self.use_input = bool(use_input)
+        self.linear = nn.Linear(in_dim, n_experts)
+        if not self.use_input:
+            nn.init.zeros_(self.linear.weight)
+            self.linear.weight.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """log g(x): (n, n_experts) log gate weights for x (n, in_dim)."""
+        _check_inputs((x,), (self.in_dim,))
+        return torch.log_softmax(self.linear(x), dim=1)
+
+
+def fit_expert_gate(inputs: np.ndarray, experts: np.ndarray, labels: np.ndarray, *, use_input: bool = True,
+                    epochs: int = 15, lr: float = 0.05, seed: int = 0) -> ExpertGate:
+    """Train an ``ExpertGate`` on training data with the experts fixed, by maximum likelihood of the mixture:
+
+    min_{W, b}  −(1/n) Σ_i log Σ_k g_k(x_i) p_k(y_i | x_i)     (``helpers.train.fit``, Adam)
+    """
+    from .train import as_tensors, fit, seeded
+
+    inputs, experts = _check_experts(inputs, experts)
+    _, labels = _check_labels(experts[0], labels)
+    log_expert = _safe_log(experts[:, np.arange(len(labels)), labels].T)     # (n, K): log p_k(y_i | x_i)
+    with seeded(seed):
+        gate = ExpertGate(inputs.shape[1], len(experts), use_input=use_input)
+
+    def loss_fn(model: ExpertGate, x: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
+        return -torch.logsumexp(model(x) + log_p, dim=1).mean()
+
+    fit(gate, loss_fn, as_tensors(inputs, log_expert), epochs=epochs, lr=lr, batch_size=256, seed=seed,
+        progress=False, desc="gate")
+    return gate
+
+
+def gate_weights(gate: ExpertGate, inputs: np.ndarray) -> np.ndarray:
+    """The gate's weights g(x) = softmax(W x + b) for each row of ``inputs``: (n, n_experts), summing to 1."""
+    from .train import as_tensors, predict
+
+    if not isinstance(gate, ExpertGate):
+        raise ValueError(f"gate must be an ExpertGate (from fit_expert_gate), got {type(gate).__name__}")
+    inputs = as_array(inputs, "inputs", ndim=2)
+    if inputs.shape[1] != gate.in_dim:
+        raise ValueError(f"inputs must have shape (n, {gate.in_dim}), got {inputs.shape}")
+    return np.exp(predict(gate, *as_tensors(inputs)).numpy().astype(float))
+
+
+def gated_mixture(gate: ExpertGate, inputs: np.ndarray, experts: np.ndarray) -> np.ndarray:
+    """The gated mixture of experts q(y | x) = Σ_k g_k(x) p_k(y | x): (n, n_classes) probabilities."""
+    inputs, experts = _check_experts(inputs, experts)
+    return np.einsum("nk,knc->nc", gate_weights(gate, inputs), experts)
+
+
+GATE_METHODS: tuple[str, ...] = ("expert v", "expert t", "w = 0.5", "gate, no input", "learned gate")
+
+
+def gate_over_seeds(seeds: Sequence[int], prior: Sequence[float], *, n_train: int = 2000,
+                    n_test: int = 5000, rate: float = 0.5) -> dict[str, dict[str, np.ndarray]]:
+    """Test accuracy and NLL of each of ``GATE_METHODS`` on ``regional_experts`` data, one value per seed
+    (the seed draws the class means, the data and the corruption; gates are fitted on the n_train training
+    rows only): ``results[metric][method]``, metrics "accuracy" and "nll"."""
+    seeds = [check_positive_int(s, "seeds", minimum=0) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    check_positive_int(n_train, "n_train", minimum=10)
+    check_positive_int(n_test, "n_test", minimum=10)
+    results: dict[str, dict[str, list[float]]] = {"accuracy": {}, "nll": {}}
+    for seed in seeds:
+        inputs, experts, labels = regional_experts(n_train + n_test, prior, rate=rate, seed=seed)
+        train, test = slice(0, n_train), slice(n_train, None)
+        gates = {name: fit_expert_gate(inputs[train], experts[:, train], labels[train], use_input=flag,
+                                       seed=seed) for name, flag in (("gate, no input", False),
+                                                                     ("learned gate", True))}
+        fused = {"expert v": experts[0, test], "expert t": experts[1, test],
+                 "w = 0.5": mixture_of_experts(experts[0, test], experts[1, test], 0.5),
+                 **{name: gated_mixture(g, inputs[test], experts[:, test]) for name, g in gates.items()}}
+        for name, probs in fused.items():
+            results["accuracy"].setdefault(name, []).append(accuracy_of(probs, labels[test]))
+            results["nll"].setdefault(name, []).append(negative_log_likelihood(probs, labels[test]))
+    return {metric: {name: np.asarray(v) for name, v in table.items()} for metric, table in results.items()}

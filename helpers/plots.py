@@ -7,13 +7,14 @@ Figure text is English only: matplotlib's default fonts have no CJK glyphs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import NullLocator
 
 from ._checks import (
     as_array,
@@ -205,6 +206,60 @@ def xor_decision_boundaries(fit: XorFit, x: np.ndarray, y: np.ndarray, *, limit:
     fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, markerscale=3)
     fig.colorbar(filled, ax=list(axes), label="model's P(Y = 1)", shrink=0.8)
     return fig
+
+
+def xor_boundaries_in_place(*, limit: float = 2.5, shown: int = 500) -> Callable[[Mapping[str, object], str],
+                                                                                  Figure]:
+    """For a widget: a function ``draw(frame, title)`` showing the panels of ``xor_decision_boundaries`` for
+    one precomputed ``frame`` (``probs``: name → P(Y=1) on a square grid over [−limit, limit]², ``accuracy``:
+    name → held-out accuracy, ``x`` (n, 2) and ``y`` (n,): test points, of which the first ``shown`` are
+    drawn). The first call builds the figure; later calls update its images, boundaries, points and titles in
+    place, so a redraw only re-renders."""
+    check_in_range(limit, "limit", 0.0, 100.0, low_open=True)
+    check_positive_int(shown, "shown")
+    state: dict[str, object] = {}
+
+    def draw(frame: Mapping[str, object], title: str = "") -> Figure:
+        _check_mapping(frame, "frame", "probs / accuracy / x / y")
+        probs, accuracy = frame["probs"], frame["accuracy"]
+        x, y = _check_points(frame["x"], "frame['x']"), as_array(frame["y"], "frame['y']", ndim=1)
+        x, y = x[:shown], y[:shown]
+        rgba = matplotlib.colors.to_rgba_array([COLORS["vision"], COLORS["text"]], alpha=0.6)
+        colours = rgba[(y == 1).astype(int)]   # one RGBA row per point: no per-point colour parsing
+        if not state:
+            fig = Figure(figsize=(3.1 * len(probs), 3.7))   # a fixed layout, computed once
+            fig.subplots_adjust(left=0.06, right=0.9, bottom=0.24, top=0.8, wspace=0.1)
+            axes = fig.subplots(1, len(probs), sharey=True)
+            extent = (-limit, limit, -limit, limit)
+            images = [axis.imshow(np.zeros((2, 2)), extent=extent, origin="lower", cmap="coolwarm",
+                                  alpha=0.55, vmin=0, vmax=1) for axis in axes]
+            points = [axis.scatter(x[:, 0], x[:, 1], s=5) for axis in axes]
+            for axis in axes:
+                axis.set(xlabel="x1", xlim=extent[:2], ylim=extent[2:], xticks=[-2, 0, 2], yticks=[-2, 0, 2])
+                axis.grid(False)
+            axes[0].set_ylabel("x2")
+            fig.colorbar(images[-1], cax=fig.add_axes((0.915, 0.3, 0.012, 0.45)), label="model's P(Y = 1)")
+            handles = [Line2D([], [], ls="", marker="o", color=COLORS[role]) for role in ("vision", "text")]
+            fig.legend(handles + [Line2D([], [], color="k", lw=1.2)],
+                       ["test point, Y = 0", "test point, Y = 1", "boundary P(Y=1) = 0.5"],
+                       loc="lower center", ncols=3, fontsize=8)
+            state.update(fig=fig, axes=axes, images=images, points=points, boundaries=[None] * len(axes))
+        fig, axes = state["fig"], state["axes"]
+        for k, (axis, (name, prob)) in enumerate(zip(axes, probs.items())):
+            prob = as_array(prob, f"frame['probs'][{name!r}]", ndim=2)
+            grid = np.linspace(-limit, limit, prob.shape[0])
+            state["images"][k].set_data(prob)
+            state["points"][k].set_offsets(x)
+            state["points"][k].set_facecolor(colours)
+            state["points"][k].set_edgecolor(colours)
+            if state["boundaries"][k] is not None:
+                state["boundaries"][k].remove()
+            state["boundaries"][k] = axis.contour(grid, grid, prob, levels=[0.5], colors="k", linewidths=1.2)
+            axis.set_title(f"{name}\naccuracy {accuracy[name]:.1%}", fontsize=10)
+        fig.suptitle(title, x=0.48, fontsize=10)
+        return fig
+
+    return draw
 
 
 def labellings_grid(points: np.ndarray, labellings: np.ndarray,
@@ -1027,6 +1082,72 @@ def missing_modality_panels(results: Mapping[str, Mapping[str, Sequence[float]]]
     return fig
 
 
+def dominance_monitor_figure(run: object, threshold: float, *, title: str = "") -> Figure:
+    """Chapter 04: one training run (``challenges.DominanceRun``) as the monitor sees it: the ratio of the two
+    branches' gradient norms ‖∇θv L‖ / ‖∇θt L‖ per step (log scale: above 1, v's gradient is larger; below 1,
+    t's), the threshold T and 1/T (the monitor compares larger over smaller, so it fires beyond either), and
+    the first step where it fires (``challenges.trigger_step``), if any."""
+    from .challenges import trigger_step
+
+    if not hasattr(run, "history") or not all(k in run.history for k in ("norm_v", "norm_t", "ratio")):
+        raise ValueError("run must be a challenges.DominanceRun (its history holds norm_v, norm_t and ratio)")
+    fired = trigger_step(run.history["ratio"], threshold)
+    v_over_t = np.asarray(run.history["norm_v"]) / np.maximum(run.history["norm_t"], 1e-12)
+    fig = Figure(figsize=(7.0, 3.8))   # a fixed layout: a constrained one costs each redraw
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.33, top=0.9)
+    axis = fig.subplots()
+    axis.plot(v_over_t, color=COLORS["truth"], lw=1, label="norm ratio v / t")
+    axis.axhline(threshold, ls="--", color=COLORS["vision"],
+                 label=f"threshold {threshold:g} (v dominates above)")
+    axis.axhline(1 / threshold, ls="--", color=COLORS["text"], label=f"1/{threshold:g} (t dominates below)")
+    if fired is not None:
+        axis.axvline(fired, color=COLORS["event"], lw=1.5, ls=":", label=f"monitor fires (step {fired})")
+    axis.set_yscale("log")
+    axis.set(ylim=(1 / 40, 40), xlabel="training step", ylabel="gradient-norm ratio v / t",
+             title=title or ("the monitor fires" if fired is not None else "the monitor never fires"))
+    axis.yaxis.set_minor_locator(NullLocator())  # minor log ticks cost most of a redraw and add little
+    axis.set_yticks([1 / 20, 1 / 5, 1, 5, 20], labels=["1/20", "1/5", "1", "5", "20"])
+    axis.title.set_fontsize(9)
+    fig.legend(*axis.get_legend_handles_labels(), loc="lower center", ncols=2, fontsize=9)
+    return fig
+
+
+def missing_rates_figure(curves: Mapping[str, Mapping[float, Sequence[float]]],
+                         imputation: Mapping[str, Sequence[float]], rates: Sequence[float], *, rate: float,
+                         dropout_rate: float) -> Figure:
+    """Chapter 04: accuracy against the test missing rate, one panel per data set: one curve per training
+    dropout rate (``challenges.dropout_rate_study``; the chosen one bold), Gaussian imputation dashed, and the
+    accuracies at the chosen missing ``rate`` printed."""
+    rates = as_array(rates, "rates", ndim=1)
+    _check_mapping(curves, "curves", "data set -> {dropout rate: accuracy per missing rate}")
+    if dropout_rate not in next(iter(curves.values()), {}):
+        raise ValueError(f"dropout_rate must be one of the trained rates, got {dropout_rate!r}")
+    if not np.any(np.isclose(rates, rate)):
+        raise ValueError(f"rate must be one of the missing rates {rates.tolist()}, got {rate!r}")
+    at = int(np.argmin(np.abs(rates - rate)))
+    fig = Figure(figsize=(3.6 * len(curves), 3.5))   # a fixed layout: a constrained one costs each redraw
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.3, top=0.86, wspace=0.08)
+    axes = fig.subplots(1, len(curves), sharey=True)
+    shades = matplotlib.colormaps["Greens"](np.linspace(0.35, 1.0, len(next(iter(curves.values())))))
+    for axis, (name, by_rate) in zip(axes, curves.items()):
+        for shade, (p, series) in zip(shades, sorted(by_rate.items())):
+            chosen = p == dropout_rate
+            axis.plot(rates, series, marker="o" if chosen else ".", lw=3 if chosen else 1, color=shade,
+                      label=f"trained with dropout rate {p:g}" + (" (chosen)" if chosen else ""),
+                      zorder=3 if chosen else 2)
+        axis.plot(rates, imputation[name], ls="--", marker="s", ms=4, color=COLORS["vision"],
+                  label="Gaussian imputation (no dropout)")
+        axis.axvline(rate, color=COLORS["truth"], lw=0.8, ls=":")
+        axis.set(title=f"{name}\nmissing rate {rate:g}: dropout {dropout_rate:g} "
+                       f"{by_rate[dropout_rate][at]:.3f}, imputation {imputation[name][at]:.3f}",
+                 xlabel="test missing rate", ylim=(0.45, 1.0), xticks=rates)
+        axis.title.set_fontsize(9)
+    axes[0].set_ylabel("test accuracy")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncols=3, fontsize=9)
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 05 — applications: figures
 # ---------------------------------------------------------------------------------------------
@@ -1257,4 +1378,24 @@ def calibration_seeds_figure(sweep: CalibrationSweep) -> Figure:
     axes[0].set_title("above 0: over-confident; below: under-confident", fontsize=9)
     axes[1].set_title(f"{len(sweep.seeds)} data seeds, one dot each; bar: mean", fontsize=9)
     axes[0].legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def gate_weight_panel(context: np.ndarray, weight_v: np.ndarray, *, ax: Axes | None = None) -> Figure:
+    """Chapter 03: the learned gate's weight on expert v, g_v(x), against the context c of each test example,
+    with the region where each expert is corrupted shaded."""
+    context = as_array(context, "context", ndim=1)
+    weight_v = as_array(weight_v, "weight_v", ndim=1)
+    check_same_length(context=context, weight_v=weight_v)
+    fig, (axis,) = new_figure(width=4.4, height=3.4) if ax is None else (ax.figure, np.array([ax]))
+    axis.axvspan(-1, 0, color=COLORS["vision"], alpha=0.08)
+    axis.axvspan(0, 1, color=COLORS["text"], alpha=0.08)
+    for x, y, text, role in ((-0.5, 0.7, "v corrupted here\n(trust t)", "vision"),
+                             (0.5, 0.3, "t corrupted here\n(trust v)", "text")):
+        axis.text(x, y, text, ha="center", va="center", fontsize=9, color=COLORS[role])
+    axis.scatter(context, weight_v, s=4, alpha=0.4, color=COLORS["truth"], label="test example")
+    axis.axhline(0.5, ls=":", color=COLORS["chance"], label="fixed w = 0.5")
+    axis.set(xlabel="context c", ylabel="gate weight on expert v, $g_v(x)$", xlim=(-1, 1), ylim=(-0.02, 1.02),
+             title="What the gate learned")
+    axis.legend(fontsize=8, loc="upper left")
     return fig

@@ -9,7 +9,7 @@ not run) still has it.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import ipywidgets as widgets
 import numpy as np
@@ -78,22 +78,48 @@ def slider(description: str, value: float, low: float, high: float, step: float)
 # ---------------------------------------------------------------------------------------------
 
 
-def xor_figure(noise: float, seed: int = 0, n_train: int = 400, n_test: int = 1000) -> Figure:
-    """Noisy XOR at ``noise``: the four classifiers of chapter 01 trained and their decision boundaries."""
-    import numpy as np
-
-    from . import data, plots, principles
-
-    train = data.make_noisy_xor(n_train, noise, seed=seed)
-    test = data.make_noisy_xor(n_test, noise, seed=seed + 1)
-    fit = principles.fit_xor_models(train, test, seed=seed)
-    return plots.xor_decision_boundaries(fit, np.column_stack(test[:2]), test[2])
+XOR_NOISES: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 16))   # 0.1, 0.2, …, 1.5
 
 
-def xor_noise(seed: int = 0) -> widgets.VBox:
-    """A noise slider redrawing ``xor_figure``: watch every model drift towards 50 % as noise grows."""
+def xor_frames(noises: Sequence[float] = XOR_NOISES, seed: int = 0, n_train: int = 400, n_test: int = 1000,
+               limit: float = 2.5, resolution: int = 100) -> "dict[float, dict]":
+    """The noisy-XOR models of chapter 01 trained once per noise level (``principles.fit_xor_models``): for
+    each noise, every model's P(Y=1) on a ``resolution``² grid over [−limit, limit]², its held-out accuracy
+    and the test points — what ``plots.xor_boundaries_in_place`` draws."""
+    from . import data, principles
+
     check_positive_int(seed, "seed", minimum=0)
-    return redrawing(lambda noise: xor_figure(noise, seed), noise=slider("noise", 0.4, 0.05, 1.5, 0.05))
+    check_positive_int(resolution, "resolution", minimum=2)
+    noises = [check_in_range(noise, "noises", 0.0, 10.0, low_open=True) for noise in noises]
+    if not noises:
+        raise ValueError("noises must hold at least one noise level")
+    grid = np.linspace(-limit, limit, resolution)
+    g1, g2 = np.meshgrid(grid, grid)
+    flat = np.column_stack([g1.ravel(), g2.ravel()])
+    frames = {}
+    for noise in noises:
+        train = data.make_noisy_xor(n_train, noise, seed=seed)
+        test = data.make_noisy_xor(n_test, noise, seed=seed + 1)
+        fit = principles.fit_xor_models(train, test, seed=seed)
+        frames[noise] = {"probs": {name: f(flat).reshape(g1.shape) for name, f in fit.predict.items()},
+                         "accuracy": fit.accuracy, "x": np.column_stack(test[:2]), "y": np.asarray(test[2])}
+    return frames
+
+
+def xor_noise(seed: int = 0, noise: float = 0.4) -> widgets.VBox:
+    """A noise slider over the four XOR models trained at noise 0.1, 0.2, …, 1.5 when the widget is made
+    (``xor_frames``); a move only redraws (``plots.xor_boundaries_in_place``): watch every model drift
+    towards 50 % as the noise grows."""
+    from .plots import xor_boundaries_in_place
+
+    check_positive_int(seed, "seed", minimum=0)
+    if noise not in XOR_NOISES:
+        raise ValueError(f"noise must be one of {list(XOR_NOISES)}, got {noise!r}")
+    frames = xor_frames(XOR_NOISES, seed)
+    draw = xor_boundaries_in_place()
+    return redrawing(lambda noise: draw(frames[noise], f"noise {noise:.1f}"),
+                     noise=widgets.SelectionSlider(options=list(XOR_NOISES), value=noise, description="noise",
+                                                   continuous_update=False))
 
 
 def flip_views_figure(eps1: float, eps2: float, eps3: float = 0.0, three_views: bool = False) -> Figure:
@@ -420,6 +446,67 @@ def dominance_seeds(table: "dict[str, np.ndarray]", seed: int = 0) -> widgets.VB
                                                   continuous_update=False))
 
 
+def dominance_monitor(runs: "dict[tuple[float, str], object]", threshold: float = 5.0, scale: float = 5.0,
+                      optimiser: str = "sgd") -> widgets.VBox:
+    """Chapter 04: controls for v's input scale, the monitor's ratio threshold and the optimiser over the
+    precomputed ``challenges.dominance_grid`` runs; redraws ``plots.dominance_monitor_figure`` (per-branch
+    norms, the ratio, where the monitor fires) with the weak branch's own test accuracy in the title."""
+    from .plots import dominance_monitor_figure
+
+    if not isinstance(runs, dict) or not runs or not all(isinstance(k, tuple) and len(k) == 2 for k in runs):
+        raise ValueError("runs must be the dict returned by challenges.dominance_grid: "
+                         "(scale, optimiser) -> run")
+    scales = sorted({s for s, _ in runs})
+    optimisers = list(dict.fromkeys(o for _, o in runs))
+    check_in_range(threshold, "threshold", 1.0, 20.0)
+    if scale not in scales:
+        raise ValueError(f"scale must be one of the precomputed scales {scales}, got {scale!r}")
+    if optimiser not in optimisers:
+        raise ValueError(f"optimiser must be one of {optimisers}, got {optimiser!r}")
+
+    def draw(scale: float, threshold: float, optimiser: str) -> Figure:
+        run = runs[(scale, optimiser)]
+        return dominance_monitor_figure(run, threshold, title=(
+            f"v's input scale {scale:g}, {optimiser}: weak branch t's own test accuracy "
+            f"{run.accuracy['t']:.3f} (fused {run.accuracy['fused']:.3f})"))
+
+    return redrawing(draw, scale=widgets.SelectionSlider(options=scales, value=scale, description="v scale",
+                                                         continuous_update=False),
+                     threshold=slider("ratio threshold", threshold, 1.0, 20.0, 0.5),
+                     optimiser=widgets.ToggleButtons(options=optimisers, value=optimiser,
+                                                     description="optimiser"))
+
+
+def missing_and_dropout(curves: "dict[str, dict[float, list[float]]]", imputation: "dict[str, list[float]]",
+                        rates: "tuple[float, ...]", rate: float = 0.5,
+                        dropout_rate: float = 0.5) -> widgets.VBox:
+    """Chapter 04: the test missing rate and the training dropout rate, over precomputed curves
+    (``challenges.curves_by_dropout_rate``; ``imputation``: the Gaussian-imputation curve per data set);
+    redraws ``plots.missing_rates_figure``."""
+    from .plots import missing_rates_figure
+
+    if not isinstance(curves, dict) or not curves or not isinstance(imputation, dict) \
+            or set(imputation) != set(curves):
+        raise ValueError("curves and imputation must map the same data sets to accuracy curves "
+                         "(challenges.curves_by_dropout_rate)")
+    rates = tuple(float(r) for r in as_array(rates, "rates", ndim=1))
+    dropout_rates = list(next(iter(curves.values())))
+    if rate not in rates:
+        raise ValueError(f"rate must be one of the missing rates {list(rates)}, got {rate!r}")
+    if dropout_rate not in dropout_rates:
+        raise ValueError(f"dropout_rate must be one of {dropout_rates}, got {dropout_rate!r}")
+
+    def draw(rate: float, dropout_rate: float) -> Figure:
+        return missing_rates_figure(curves, imputation, rates, rate=rate, dropout_rate=dropout_rate)
+
+    style = {"description_width": "initial"}
+    return redrawing(draw, rate=widgets.SelectionSlider(options=list(rates), value=rate, style=style,
+                                                        description="test missing rate",
+                                                        continuous_update=False),
+                     dropout_rate=widgets.SelectionSlider(options=dropout_rates, value=dropout_rate,
+                                                          style=style, description="training dropout rate",
+                                                          continuous_update=False))
+
 # ---------------------------------------------------------------------------------------------
 # Chapter 05 — applications: widgets
 # ---------------------------------------------------------------------------------------------
@@ -443,3 +530,4 @@ def diagnosis_dependence(seed: int = 0) -> widgets.VBox:
     check_positive_int(seed, "seed", minimum=0)
     return redrawing(lambda shared: diagnosis_calibration_figure(shared, seed),
                      shared=slider("shared noise", 1.2, 0.0, 2.0, 0.1))
+

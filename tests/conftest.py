@@ -42,12 +42,13 @@ def on_device(request: pytest.FixtureRequest) -> Iterator[torch.device]:
         helpers.use_device(None)
 
 
-def shown_for_each(box: Any, values: list[Any]) -> list[Any]:
-    """Move a widget's first control through ``values``; the text form of the figure it shows each time
-    (None where it shows nothing)."""
+def shown_for_each(box: Any, values: list[Any], control: Any = None) -> list[Any]:
+    """Move a widget's ``control`` (default: its first) through ``values``; the text form of the figure it
+    shows each time (None where it shows nothing)."""
     output, shown = box.children[-1], []
+    control = box.children[0].children[0] if control is None else control
     for value in values:
-        box.children[0].children[0].value = value
+        control.value = value
         shown.append(output.outputs[0]["data"]["text/plain"] if output.outputs else None)
     return shown
 

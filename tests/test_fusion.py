@@ -636,3 +636,83 @@ def test_prior_and_corruption_widgets_redraw(generative) -> None:
     box.children[0].children[0].value = 0.4
     with pytest.raises(ValueError, match="rate"):
         widgets.corruption_rate(rates, sweep, rate=0.9)
+
+
+# --- hybrid fusion and the learned gate (chapter 03) -------------------------------------------
+
+
+@pytest.mark.parametrize("dims, hidden, rank, k", [((4, 4), 32, 16, 2), ((3, 7), 5, 2, 4)])
+def test_hybrid_fusion_parameter_count_equals_layer_sizes(dims, hidden, rank, k) -> None:
+    model = fusion.HybridFusion(dims, hidden, k, rank=rank)
+    expected = (sum(_linear(d, hidden) for d in dims) + 2 * _linear(hidden, rank)
+                + _linear(rank, hidden) + _linear(hidden, k))
+    assert fusion.count_parameters(model) == expected == model.expected_parameter_count()
+    assert model(torch.zeros(3, dims[0]), torch.zeros(3, dims[1])).shape == (3, k)
+
+
+def test_hybrid_fusion_learns_the_interaction_on_seeds_the_chapter_does_not_use() -> None:
+    """Chapter 03 uses seeds 0–4: on seeds 5–9 the hybrid model (interaction on hidden features) is as
+    accurate as early fusion, within 0.03, on every seed, and far above the late logit sum."""
+    x_v, x_t, y = data.make_interaction_views(1000, seed=0)
+    test_v, test_t, test_y = as_tensors(*data.make_interaction_views(1000, seed=1))
+    builders = {"early": lambda: fusion.EarlyFusion([4, 4], hidden=32, n_classes=2),
+                "sum": lambda: fusion.LateFusion([4, 4], hidden=32, n_classes=2),
+                "hybrid": lambda: fusion.HybridFusion([4, 4], hidden=32, n_classes=2, rank=16)}
+    acc, _ = fusion.accuracy_over_seeds(builders, as_tensors(x_v, x_t), torch.as_tensor(y), (test_v, test_t),
+                                        test_y, range(5, 10))
+    assert np.all(acc["hybrid"] > 0.94) and np.all(acc["hybrid"] > acc["early"] - 0.03), acc
+    assert np.all(acc["sum"] < 0.58), acc
+
+
+def test_gate_weights_sum_to_one_and_the_input_free_gate_is_constant() -> None:
+    inputs, experts, labels = fusion.regional_experts(300, [0.5, 0.3, 0.2], seed=3)
+    assert inputs.shape == (300, 5) and experts.shape == (2, 300, 3) and labels.shape == (300,)
+    for use_input in (True, False):
+        gate = fusion.fit_expert_gate(inputs, experts, labels, use_input=use_input, epochs=2)
+        weights = fusion.gate_weights(gate, inputs)
+        np.testing.assert_allclose(weights.sum(1), 1.0, atol=1e-6)
+        if not use_input:
+            np.testing.assert_allclose(weights, weights[:1].repeat(len(weights), 0), atol=1e-6)
+        mixed = fusion.gated_mixture(gate, inputs, experts)
+        expected = weights[:, :1] * experts[0] + weights[:, 1:] * experts[1]
+        np.testing.assert_allclose(mixed, expected, atol=1e-6)
+
+
+def test_each_regional_expert_is_wrong_only_in_its_own_region() -> None:
+    inputs, experts, labels = fusion.regional_experts(4000, [0.7, 0.2, 0.1], rate=1.0, seed=1)
+    context = inputs[:, 0]
+    confident_wrong = (experts.max(2) >= 0.95 - 1e-9) & (experts.argmax(2) != labels)
+    assert confident_wrong[0][context < 0].all() and confident_wrong[1][context >= 0].all()
+    clean = fusion.regional_experts(4000, [0.7, 0.2, 0.1], rate=0.0, seed=1)[1]
+    np.testing.assert_array_equal(experts[0][context >= 0], clean[0][context >= 0])
+    np.testing.assert_array_equal(experts[1][context < 0], clean[1][context < 0])
+
+
+@pytest.fixture(scope="module")
+def gate_results():
+    """Chapter 03 shows seeds 0–4; these are seeds it does not use."""
+    return fusion.gate_over_seeds(range(5, 11), [0.7, 0.2, 0.1])
+
+
+def test_learned_gate_beats_the_fixed_mixture_on_every_seed(gate_results) -> None:
+    acc, nll = gate_results["accuracy"], gate_results["nll"]
+    assert np.all(acc["learned gate"] - acc["w = 0.5"] > 0.05), acc
+    assert np.all(nll["w = 0.5"] - nll["learned gate"] > 0.1), nll
+    assert np.all(acc["learned gate"] > np.maximum(acc["expert v"], acc["expert t"])), acc
+
+
+def test_gate_ablation_credits_the_gain_to_the_input(gate_results) -> None:
+    """With its input switched off the gate is a fitted constant weight: no better in NLL than w = 0.5
+    (within 0.02), and clearly below the learned gate on every seed."""
+    acc, nll = gate_results["accuracy"], gate_results["nll"]
+    assert np.all(np.abs(nll["gate, no input"] - nll["w = 0.5"]) < 0.02), nll
+    assert np.all(acc["learned gate"] - acc["gate, no input"] > 0.05), acc
+    assert np.all(nll["gate, no input"] - nll["learned gate"] > 0.1), nll
+
+
+def test_gate_figure_draws() -> None:
+    from helpers import plots
+
+    assert len(plots.gate_weight_panel(np.linspace(-1, 1, 5), np.linspace(0, 1, 5)).axes) == 1
+    with pytest.raises(ValueError, match="weight_v"):
+        plots.gate_weight_panel(np.zeros(3), np.zeros(4))

@@ -48,3 +48,23 @@ def test_a_widget_cell_sends_nothing_to_the_kernel_under_nbclient(monkeypatch: p
     views = [o for o in nb.cells[0].outputs
              if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert views and not sent, sent
+
+
+def test_xor_noise_redraws_precomputed_models_in_one_figure() -> None:
+    """The chapter-01 noise widget trains its models once per noise level when it is made; moving the slider
+    only updates the figure (the same Figure object, its panels' titles giving that level's accuracies)."""
+    frames = widgets.xor_frames((0.2, 1.5), resolution=20)
+    assert set(frames) == {0.2, 1.5}
+    assert frames[0.2]["accuracy"]["interaction"] > 0.9 > 0.7 > frames[1.5]["accuracy"]["interaction"]
+    draw = plots.xor_boundaries_in_place()
+    first = draw(frames[0.2], "noise 0.2")
+    titles = [axis.get_title() for axis in first.axes[:4]]
+    second = draw(frames[1.5], "noise 1.5")
+    assert second is first and [axis.get_title() for axis in second.axes[:4]] != titles
+    assert f"{frames[1.5]['accuracy']['MLP']:.1%}" in second.axes[3].get_title()
+    box = widgets.xor_noise(seed=0, noise=0.4)
+    control = box.children[0].children[0]
+    assert list(control.options) == list(widgets.XOR_NOISES)
+    for value in (0.1, 1.5):
+        control.value = value
+        assert box.children[-1].outputs, value
