@@ -698,6 +698,13 @@ def train_missing_aware(views: Sequence[np.ndarray], labels: np.ndarray, *, fill
     return model
 
 
+def missing_masks_by_rate(n: int, n_views: int, rates: Sequence[float], seed: int = 0) -> list[np.ndarray]:
+    """The test-time missing patterns of chapter 04's missing-modality curves, one per rate: each example
+    loses one modality with probability ``rate`` (``missing_mask(..., seed=seed + 1000 + i)`` for the i-th
+    rate), so every method and every training dropout rate meets the same pattern."""
+    return [missing_mask(n, n_views, rate, seed=seed + 1000 + i) for i, rate in enumerate(rates)]
+
+
 def missing_modality_curves(train_views: Sequence[np.ndarray], train_labels: np.ndarray,
                             test_views: Sequence[np.ndarray], test_labels: np.ndarray, *,
                             rates: Sequence[float] = (0.0, 0.25, 0.5, 0.75), dropout_rate: float = 0.5,
@@ -722,8 +729,7 @@ def missing_modality_curves(train_views: Sequence[np.ndarray], train_labels: np.
     imputer = GaussianImputer.fit(train_views)
     labels = torch.as_tensor(ty)
     curves: dict[str, list[float]] = {method: [] for method in MISSING_METHODS}
-    for i, rate in enumerate(rates):
-        present = missing_mask(len(ty), len(test_arrays), rate, seed=seed + 1000 + i)
+    for present in missing_masks_by_rate(len(ty), len(test_arrays), rates, seed):
         inputs = {"zero-fill": (complete, zero_fill(test_arrays, present)),
                   "Gaussian imputation": (complete,
                                           imputer.impute(mark_missing(test_arrays, present), present)),
@@ -775,10 +781,9 @@ def dropout_rate_study(dropout_rates: Sequence[float] = (0.0, 0.25, 0.5, 0.75),
         for p in dropout_rates:
             model = train_missing_aware(train, train_y, dropout_rate=p, epochs=epochs, batch_size=200,
                                         seed=seed)
-            results[name][p] = [
-                accuracy(predict(model, *as_tensors(*mark_missing(test_arrays, missing_mask(
-                    len(labels), len(test_arrays), rate, seed=seed + 1000 + i)))), labels)
-                for i, rate in enumerate(rates)]
+            masks = missing_masks_by_rate(len(labels), len(test_arrays), rates, seed)
+            results[name][p] = [accuracy(predict(model, *as_tensors(*mark_missing(test_arrays, present))),
+                                         labels) for present in masks]
     return results
 
 

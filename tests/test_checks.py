@@ -287,6 +287,8 @@ MALFORMED: dict[str, list[tuple[Callable[[], Any], str]]] = {
         (lambda: challenges.negative_transfer_experiment(
             PB, PB, YB, (PB, PB), good_separation=1.0, poor_separation=2.0), "val")],
     "helpers.challenges.missing_mask": [(lambda: challenges.missing_mask(4, 2, 0.5, drop="all"), "drop")],
+    "helpers.challenges.missing_masks_by_rate": [(lambda: challenges.missing_masks_by_rate(4, 2, [0.5, 1.5]),
+                                                  "rate")],
     "helpers.challenges.mark_missing": [
         (lambda: challenges.mark_missing([X, X], np.ones((6, 3), dtype=bool)), "present")],
     "helpers.challenges.zero_fill": [(lambda: challenges.zero_fill(X, np.ones((6, 1), dtype=bool)), "views")],
