@@ -176,36 +176,30 @@ def xor_risk_landscape(a_values: np.ndarray, b_values: np.ndarray, risk: np.ndar
     return fig
 
 
-def xor_decision_boundaries(fit: XorFit, x: np.ndarray, y: np.ndarray, *, limit: float = 2.5,
-                            resolution: int = 120) -> Figure:
-    """One panel per trained XOR classifier (``principles.XorFit``): its P(Y=1) regions, the 0.5
-    boundary, the test points (x = (x1, x2), y in {0, 1}) and the held-out accuracy."""
+def xor_frame(fit: XorFit, x: np.ndarray, y: np.ndarray, *, limit: float = 2.5,
+              resolution: int = 120) -> dict[str, object]:
+    """What ``xor_boundaries_in_place`` draws for trained XOR classifiers (``principles.XorFit``): ``probs``,
+    each model's P(Y=1) on a ``resolution``² grid over [−limit, limit]² (rows: x2, columns: x1); ``accuracy``,
+    each model's held-out accuracy; ``x`` (n, 2) and ``y`` (n,), the test points."""
     _check_record(fit, "fit", ("predict", "accuracy"), "principles.XorFit (from fit_xor_models)")
     x = _check_points(x, "x")
-    check_same_length(x=x, y=as_array(y, "y", ndim=1))
-    names = list(fit.predict)
-    fig, axes = new_figure(len(names), width=3.1, height=3.2)
+    y = as_array(y, "y", ndim=1)
+    check_same_length(x=x, y=y)
+    check_positive_int(resolution, "resolution", minimum=2)
     grid = np.linspace(-limit, limit, resolution)
     g1, g2 = np.meshgrid(grid, grid)
     flat = np.column_stack([g1.ravel(), g2.ravel()])
-    filled = None
-    for axis, name in zip(axes, names):
-        prob = fit.predict[name](flat).reshape(g1.shape)
-        filled = axis.contourf(g1, g2, prob, levels=np.linspace(0, 1, 11), cmap="coolwarm", alpha=0.55)
-        axis.contour(g1, g2, prob, levels=[0.5], colors="k", linewidths=1.2)
-        for label, colour in ((0, COLORS["vision"]), (1, COLORS["text"])):
-            pts = x[y == label]
-            axis.scatter(pts[:, 0], pts[:, 1], color=colour, s=5, alpha=0.6, label=f"test point, Y = {label}")
-        axis.set(title=f"{name}\naccuracy {fit.accuracy[name]:.1%}", xlabel="x1", aspect="equal",
-                 xlim=(-limit, limit), ylim=(-limit, limit))
-        axis.grid(False)
-    axes[0].set_ylabel("x2")
-    handles, labels = axes[0].get_legend_handles_labels()
-    handles.append(Line2D([], [], color="k", lw=1.2))
-    labels.append("boundary P(Y=1) = 0.5")
-    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8, markerscale=3)
-    fig.colorbar(filled, ax=list(axes), label="model's P(Y = 1)", shrink=0.8)
-    return fig
+    return {"probs": {name: f(flat).reshape(g1.shape) for name, f in fit.predict.items()},
+            "accuracy": dict(fit.accuracy), "x": x, "y": y}
+
+
+def xor_decision_boundaries(fit: XorFit, x: np.ndarray, y: np.ndarray, *, limit: float = 2.5,
+                            resolution: int = 120) -> Figure:
+    """One panel per trained XOR classifier (``principles.XorFit``): its P(Y=1) regions, the 0.5
+    boundary, the test points (x = (x1, x2), y in {0, 1}) and the held-out accuracy — the figure the
+    chapter-01 noise widget redraws (``xor_boundaries_in_place``), drawn once."""
+    frame = xor_frame(fit, x, y, limit=limit, resolution=resolution)
+    return xor_boundaries_in_place(limit=limit, shown=len(frame["x"]))(frame)
 
 
 def xor_boundaries_in_place(*, limit: float = 2.5, shown: int = 500) -> Callable[[Mapping[str, object], str],
@@ -238,7 +232,8 @@ def xor_boundaries_in_place(*, limit: float = 2.5, shown: int = 500) -> Callable
                 axis.set(xlabel="x1", xlim=extent[:2], ylim=extent[2:], xticks=[-2, 0, 2], yticks=[-2, 0, 2])
                 axis.grid(False)
             axes[0].set_ylabel("x2")
-            fig.colorbar(images[-1], cax=fig.add_axes((0.915, 0.3, 0.012, 0.45)), label="model's P(Y = 1)")
+            fig.colorbar(images[-1], cax=fig.add_axes((0.915, 0.3, 0.012, 0.45), label="<colorbar>"),
+                         label="model's P(Y = 1)")
             handles = [Line2D([], [], ls="", marker="o", color=COLORS[role]) for role in ("vision", "text")]
             fig.legend(handles + [Line2D([], [], color="k", lw=1.2)],
                        ["test point, Y = 0", "test point, Y = 1", "boundary P(Y=1) = 0.5"],

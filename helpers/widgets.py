@@ -84,25 +84,22 @@ XOR_NOISES: tuple[float, ...] = tuple(round(0.1 * k, 1) for k in range(1, 16))  
 def xor_frames(noises: Sequence[float] = XOR_NOISES, seed: int = 0, n_train: int = 400, n_test: int = 1000,
                limit: float = 2.5, resolution: int = 100) -> "dict[float, dict]":
     """The noisy-XOR models of chapter 01 trained once per noise level (``principles.fit_xor_models``): for
-    each noise, every model's P(Y=1) on a ``resolution``² grid over [−limit, limit]², its held-out accuracy
-    and the test points — what ``plots.xor_boundaries_in_place`` draws."""
+    each noise, ``plots.xor_frame`` (every model's P(Y=1) on a ``resolution``² grid over [−limit, limit]², its
+    held-out accuracy and the test points) — what ``plots.xor_boundaries_in_place`` draws."""
     from . import data, principles
+    from .plots import xor_frame
 
     check_positive_int(seed, "seed", minimum=0)
     check_positive_int(resolution, "resolution", minimum=2)
     noises = [check_in_range(noise, "noises", 0.0, 10.0, low_open=True) for noise in noises]
     if not noises:
         raise ValueError("noises must hold at least one noise level")
-    grid = np.linspace(-limit, limit, resolution)
-    g1, g2 = np.meshgrid(grid, grid)
-    flat = np.column_stack([g1.ravel(), g2.ravel()])
     frames = {}
     for noise in noises:
         train = data.make_noisy_xor(n_train, noise, seed=seed)
         test = data.make_noisy_xor(n_test, noise, seed=seed + 1)
         fit = principles.fit_xor_models(train, test, seed=seed)
-        frames[noise] = {"probs": {name: f(flat).reshape(g1.shape) for name, f in fit.predict.items()},
-                         "accuracy": fit.accuracy, "x": np.column_stack(test[:2]), "y": np.asarray(test[2])}
+        frames[noise] = xor_frame(fit, np.column_stack(test[:2]), test[2], limit=limit, resolution=resolution)
     return frames
 
 

@@ -383,6 +383,8 @@ MALFORMED: dict[str, list[tuple[Callable[[], Any], str]]] = {
     "helpers.plots.curves": [(lambda: plots.curves([0.5, 0.4]), "history")],
     "helpers.plots.xor_risk_landscape": [
         (lambda: plots.xor_risk_landscape([0.0, 1.0], [0.0, 1.0, 2.0], np.zeros((2, 2))), "risk")],
+    "helpers.plots.xor_frame": [
+        (lambda: plots.xor_frame(principles.XorFit({}, {}), np.ones((3, 2)), YB), "y")],
     "helpers.plots.xor_decision_boundaries": [
         (lambda: plots.xor_decision_boundaries(principles.XorFit({}, {}), np.ones(4), YB), "x")],
     "helpers.plots.labellings_grid": [
