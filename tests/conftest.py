@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+import nbformat
 import pytest
 import torch
 
@@ -131,3 +132,16 @@ def run_test_cell(notebook: Path, grade_id: str, replace: dict[str, Any] | None 
         result = judge.judge_in_process(judge.setup_code(notebook), hidden, student, reference, seed)
         if not result.passed:
             raise AssertionError(result.message)
+
+
+def solved_copy(exercise: Path, solution: Path) -> nbformat.NotebookNode:
+    """The released exercise with every solution cell replaced by the source's cell of the same grade id."""
+    nb = nbformat.read(exercise, as_version=4)
+    answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source
+               for cell in nbformat.read(solution, as_version=4).cells
+               if cell.metadata.get("nbgrader", {}).get("solution")}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = answers[meta["grade_id"]]
+    return nb

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import BIN, CHAPTERS, EXERCISES, ROOT
+from conftest import BIN, CHAPTERS, EXERCISES, ROOT, solved_copy
 
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -338,19 +338,6 @@ def exercise_with_solution() -> list[tuple[Path, Path]]:
     """The first exercise notebook whose source notebook exists in solutions/ (nothing when none)."""
     pairs = [(ex, ex.parents[2] / "solutions" / ex.parent.name / ex.name) for ex in EXERCISES]
     return [pair for pair in pairs if pair[1].exists()][:1]
-
-
-def solved_copy(exercise: Path, solution: Path) -> nbformat.NotebookNode:
-    """The released exercise with every solution cell replaced by the source's cell of the same grade id."""
-    nb = nbformat.read(exercise, as_version=4)
-    answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source
-               for cell in nbformat.read(solution, as_version=4).cells
-               if cell.metadata.get("nbgrader", {}).get("solution")}
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            cell.source = answers[meta["grade_id"]]
-    return nb
 
 
 def validate_in_browser(page: Page, lab: str, relpath: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import CHAPTERS, ROOT, SOLUTIONS, nbgrader_env
+from conftest import CHAPTERS, ROOT, SOLUTIONS, nbgrader_env, solved_copy
 from nbclient import NotebookClient
 
 from coursetools import sandbox, translate
@@ -70,15 +70,8 @@ def solved_in_chinese(assignment: str, folder: Path) -> None:
     """The Chinese release of ``assignment`` with every answer cell taken from the reference solution."""
     folder.mkdir(parents=True)
     for release in (translate.EDITION / "exercises" / assignment).glob("*.ipynb"):
-        nb = nbformat.read(release, as_version=4)
-        solution = nbformat.read(ROOT / "solutions" / assignment / release.name, as_version=4)
-        answers = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in solution.cells
-                   if cell.metadata.get("nbgrader", {}).get("solution")}
-        for cell in nb.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if cell.metadata.get("nbgrader", {}).get("solution"):
-                cell.source = answers[grade_id]
-        nbformat.write(nb, folder / release.name)
+        solution = ROOT / "solutions" / assignment / release.name
+        nbformat.write(solved_copy(release, solution), folder / release.name)
 
 
 def _grade_reference_and_untouched(course: Path, assignment: str) -> subprocess.CompletedProcess[str]:
