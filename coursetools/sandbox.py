@@ -30,6 +30,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 KERNEL_NAME = "course-sandbox"
+# the namespaces a warm kernel joins (zygote.py), mnt last: the others are found through /proc
+ZYGOTE_NAMESPACES = ("cgroup", "uts", "ipc", "net", "pid", "mnt")
 REPO = Path(__file__).resolve().parents[1]
 NOBODY = 65534
 SYSTEM_TEMP = ("/tmp", "/var/tmp", "/run", "/dev/shm")
@@ -152,7 +155,8 @@ def kernelspec(folder: Path, limits: Limits, hide: list[Path], ipc_dir: Path,
     spec.mkdir(parents=True, exist_ok=True)
     ipc_dir.mkdir(parents=True, exist_ok=True)
     settings = {"limits": asdict(limits), "hide": [str(p) for p in hide], "python": sys.executable,
-                "ipc_dir": str(ipc_dir), "uid": os.getuid(), "use_cgroups": use_cgroups, "cgroup": []}
+                "ipc_dir": str(ipc_dir), "uid": os.getuid(), "use_cgroups": use_cgroups, "cgroup": [],
+                "zygote": str(folder / "zygote.sock") if AS_ROOT else ""}
     (spec / "settings.json").write_text(json.dumps(settings, indent=1))
     # -I: the launcher runs as the grader in the student's folder, so it must never import from there.
     argv = [sys.executable, "-I", str(Path(__file__).resolve()), str(spec / "settings.json"),
@@ -228,6 +232,42 @@ def isolated_student(box: dict[str, Any] | None) -> Iterator[None]:
         finally:
             cgroups.remove(folders)
             empty(ipc)
+
+
+@contextlib.contextmanager
+def warm_kernels(box: dict[str, Any] | None) -> Iterator[None]:
+    """While the block runs, the worker's zygote (``zygote.py``) forks its sandboxed kernels."""
+    settings = json.loads(Path(box["settings"]).read_text()) if box else {}
+    if not settings.get("zygote"):
+        yield
+        return
+    import socket
+
+    path = Path(settings["zygote"])
+    path.unlink(missing_ok=True)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen(16)
+        zygote = subprocess.Popen(zygote_command(settings, listener.fileno()), pass_fds=[listener.fileno()],
+                                  stdin=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        zygote.kill()
+        zygote.wait()
+        path.unlink(missing_ok=True)
+
+
+def zygote_command(settings: dict[str, Any], fd: int) -> list[str]:
+    """The zygote in the kernel's environment: a read-only view of the machine with a private /tmp (its
+    home), so what it caches while importing is what a fresh kernel would; root, to enter namespaces."""
+    under_tmp = [f for f in {*visible_again(["/tmp"]), str(REPO)} if Path(f).is_relative_to("/tmp")]
+    binds = [arg for folder in sorted(under_tmp)
+             for arg in (*mountpoint(folder, ["/tmp"]), "--ro-bind", folder, folder)]
+    env = [arg for name, value in kernel_env(settings["python"]).items() for arg in ("--setenv", name, value)]
+    return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp", *binds,
+            "--chdir", "/tmp", "--die-with-parent", "--clearenv", *env, "--cap-add", "ALL",
+            settings["python"], "-m", "coursetools.zygote", str(fd)]
 
 
 # --- the launcher (runs in the kernel's working directory, then becomes bwrap) -----------------------
@@ -312,25 +352,39 @@ def bwrap_options(settings: dict[str, Any], files: list[str]) -> list[str]:
         argv += [*mountpoint(folder, hidden), "--ro-bind", folder, folder]
     argv += [*files, "--bind", settings["ipc_dir"], IPC]
     argv += ["--chdir", WORK, *NAMESPACES, "--die-with-parent", "--new-session", "--clearenv"]
-    env = {"PATH": f"{Path(settings['python']).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp",
-           "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib", "MPLBACKEND": "agg",
-           "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore",
-           **{k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                               "NUMEXPR_NUM_THREADS")}}
-    for name, value in env.items():
+    for name, value in kernel_env(settings["python"]).items():
         argv += ["--setenv", name, value]
     return argv
 
 
+def kernel_env(python: str) -> dict[str, str]:
+    """The kernel's whole environment."""
+    return {"PATH": f"{Path(python).parent}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp",
+            "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": "/tmp/.matplotlib", "MPLBACKEND": "agg",
+            "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore",
+            **{k: "1" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                "NUMEXPR_NUM_THREADS")}}
+
+
+def kernel_rlimits(settings: dict[str, Any]) -> dict[str, int]:
+    """The kernel's per-process limits (``resource`` names), as ``Limits`` sets them."""
+    limits = Limits(**settings["limits"])
+    return {"RLIMIT_AS": limits.memory_mb * 2**20, "RLIMIT_NPROC": limits.processes,
+            "RLIMIT_CPU": limits.cpu_seconds, "RLIMIT_FSIZE": limits.file_mb * 2**20,
+            "RLIMIT_NOFILE": limits.open_files, "RLIMIT_CORE": 0}
+
+
+def kernel_arguments() -> list[str]:
+    """The kernel's command-line arguments after ``python -m ipykernel_launcher``."""
+    return ["-f", CONNECTION, "--HistoryManager.enabled=False", "--IPKernelApp.log_level=CRITICAL",
+            *sys_argv_extra()]  # no start-up notes
+
+
 def kernel_command(settings: dict[str, Any]) -> list[str]:
     """What bwrap runs: prlimit, setpriv, the kernel (nothing of the host's folders but Python's)."""
-    limits = Limits(**settings["limits"])
-    return ["prlimit", f"--as={limits.memory_mb * 2**20}", f"--nproc={limits.processes}",
-            f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_mb * 2**20}",
-            f"--nofile={limits.open_files}", "--core=0", "--", *become(settings["uid"]),
-            settings["python"], "-m", "ipykernel_launcher", "-f", CONNECTION,
-            "--HistoryManager.enabled=False", "--IPKernelApp.log_level=CRITICAL",  # no start-up notes
-            *sys_argv_extra()]
+    flags = [f"--{name[len('RLIMIT_'):].lower()}={value}" for name, value in kernel_rlimits(settings).items()]
+    return ["prlimit", *flags, "--", *become(settings["uid"]), settings["python"], "-m", "ipykernel_launcher",
+            *kernel_arguments()]
 
 
 def sys_argv_extra() -> list[str]:
@@ -346,8 +400,10 @@ def kernel_connection(connection_file: str) -> bytes:
 
 
 def launch(settings_file: str, connection_file: str) -> None:
-    """Kernelspec entry point: join the student's cgroup, then exec bwrap with its arguments passed
-    through a descriptor (``--args``), so that no process in the sandbox shows the host's folders."""
+    """Kernelspec entry point: join the student's cgroup, then build the sandbox with bwrap, its arguments
+    passed through a descriptor (``--args``), so that no process in the sandbox shows the host's folders.
+    The kernel is a fork of the worker's warm process (``zygote.py``) when one answers, else bwrap
+    starts a fresh one."""
     settings = json.loads(Path(settings_file).read_text())
     if settings.get("cgroup"):
         from coursetools import cgroups
@@ -358,7 +414,69 @@ def launch(settings_file: str, connection_file: str) -> None:
     fds.append(in_memory(b"".join(arg.encode() + b"\0" for arg in bwrap_options(settings, files))))
     for fd in fds:
         os.set_inheritable(fd, True)
+    zygote = warm_kernel_socket(settings)
+    if zygote is not None:
+        status = run_warm_kernel(zygote, settings, fds)
+        if status is not None:
+            sys.exit(status)
+        for fd in fds:  # the sandbox lacks what the zygote imported: a fresh kernel reads them again
+            os.lseek(fd, 0, os.SEEK_SET)
     os.execvp("bwrap", ["bwrap", "--args", str(fds[-1]), *kernel_command(settings)])
+
+
+# --- a warm kernel: bwrap builds the sandbox around a placeholder, the zygote's fork moves in -------------
+
+PLACEHOLDER = ["sh", "-c", "echo ready && exec sleep infinity"]
+COLD = b"cold"  # what the zygote's fork says when the sandbox lacks a folder it imported from
+
+
+def warm_kernel_socket(settings: dict[str, Any]) -> Any:
+    """A connection to the worker's zygote (None when there is none, or it does not answer)."""
+    import socket
+
+    if not (AS_ROOT and settings.get("zygote")):
+        return None
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect(settings["zygote"])
+    except OSError:
+        client.close()
+        return None
+    return client
+
+
+def run_warm_kernel(zygote: Any, settings: dict[str, Any], fds: list[int]) -> int | None:
+    """Build the sandbox around a placeholder, have the zygote fork the kernel into it, and wait for the
+    kernel to end (the zygote's socket closes); the sandbox ends with it. None when the kernel found that
+    the sandbox does not show every folder the zygote imported from (then a fresh kernel must start)."""
+    import socket
+
+    info_read, info_write = os.pipe()
+    box = subprocess.Popen(["bwrap", "--args", str(fds[-1]), "--info-fd", str(info_write),
+                            *become(settings["uid"]), *PLACEHOLDER], pass_fds=[*fds, info_write],
+                           stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    os.close(info_write)
+    signal.signal(signal.SIGTERM, lambda *_: (box.kill(), sys.exit(1)))
+    try:
+        if box.stdout.readline().strip() != b"ready":
+            return 1
+        child = json.loads(os.read(info_read, 4096))["child-pid"]
+        handles = [os.open(f"/proc/{child}/ns/{name}", os.O_RDONLY) for name in ZYGOTE_NAMESPACES]
+        handles += [os.open(Path(folder) / "cgroup.procs", os.O_WRONLY) for folder in settings["cgroup"]]
+        request = {"namespaces": len(ZYGOTE_NAMESPACES), "uid": settings["uid"], "cwd": WORK,
+                   "env": kernel_env(settings["python"]), "rlimits": kernel_rlimits(settings),
+                   "argv": kernel_arguments()}
+        socket.send_fds(zygote, [json.dumps(request).encode()], handles)
+        for handle in handles:
+            os.close(handle)
+        if zygote.recv(len(COLD)) == COLD:
+            return None
+        while zygote.recv(4096):
+            pass
+        return 0
+    finally:
+        box.kill()
+        box.wait()
 
 
 if __name__ == "__main__":

@@ -87,12 +87,13 @@ def run_shard(shard: Path) -> None:
     api = shard_api(shard, Path(job["course_root"]), job.get("sandbox"), job.get("judging"))
     register(api, job["assignments"], "the shard's gradebook")
     set_due_dates(shard, job["due_dates"])
-    for line in sys.stdin:
-        assignment, student = json.loads(line)
-        links = symbolic_links(shard / "submitted" / student / assignment)
-        outcome = refused(assignment, student, links) if links else grade_one(api, assignment, student,
-                                                                              job.get("sandbox"))
-        print(json.dumps({"event": "done", **outcome}), flush=True)
+    with sandbox.warm_kernels(job.get("sandbox")):
+        for line in sys.stdin:
+            assignment, student = json.loads(line)
+            links = symbolic_links(shard / "submitted" / student / assignment)
+            outcome = refused(assignment, student, links) if links else grade_one(api, assignment, student,
+                                                                                  job.get("sandbox"))
+            print(json.dumps({"event": "done", **outcome}), flush=True)
 
 
 def prepare_shard(shard: Path, course_root: Path, source: Path, assignments: list[str],

@@ -8,13 +8,16 @@ sandbox: the grades must be identical.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -447,3 +450,98 @@ def test_two_courses_graded_at_once_do_not_meet(tmp_path: Path) -> None:
         assert all(grades[(s, t)][0] == points for s in ("honest", "attacker")
                    for t, points in (("test_top_k_accuracy", 2), ("test_class_means", 3))), (course, grades)
 
+
+
+# --- warm kernels: forks of the worker's zygote, each moved into its student's sandbox -----------------
+
+FACTS = r'''
+import json, os, resource, sys
+warm = "torch" in sys.modules  # imported already: a fork of the zygote
+status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
+import numpy
+print("FACTS", json.dumps({
+    "warm": warm, "uid": os.getresuid()[0] >= 200_000 and len(set(os.getresuid() + os.getresgid())) == 1,
+    "groups": os.getgroups(), "cwd": os.getcwd(), "files": sorted(os.listdir(".")),
+    "root": sorted(os.listdir("/")), "tmp": sorted(os.listdir("/tmp")), "env": dict(os.environ),
+    "path": sys.path, "argv0": os.path.basename(sys.argv[0]), "hostname": os.uname().nodename,
+    "limits": {n: resource.getrlimit(getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_")},
+    "caps": status["CapEff"], "no_new_privs": status["NoNewPrivs"],
+    "cgroup": open("/proc/self/cgroup").read(),
+    "tty": os.path.exists("/dev/tty") and os.system("exec 0</dev/tty 2>/dev/null") == 0,
+    "draw": numpy.random.rand()}))
+'''
+
+
+def _kernel(shard: Path, box: dict, workdir: Path, code: str) -> tuple[dict, Any]:
+    """Start a sandboxed kernel of ``shard`` in ``workdir``, run ``code``; the printed facts and the
+    kernel manager (still running)."""
+    from jupyter_client.manager import KernelManager
+
+    manager = KernelManager(kernel_name=sandbox.KERNEL_NAME, **box["config"]["KernelManager"])
+    manager.start_kernel(cwd=str(workdir))
+    client = manager.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=120)
+    printed: list[str] = []
+    client.execute_interactive(code, timeout=120,
+                               output_hook=lambda m: printed.append(m["content"].get("text", "")))
+    client.stop_channels()
+    found = re.search(r"FACTS (.*)", "".join(printed))
+    return (json.loads(found.group(1)) if found else {"printed": printed}), manager
+
+
+@pytest.fixture
+def shard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict, Path]:
+    """A worker's shard with the sandbox kernelspec (as ``make grade`` prepares it) and a submission."""
+    from coursetools.workers import prepare_shard
+
+    course = make_course(tmp_path / "course")
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "data.txt").write_text("the submission's own file")
+    prepare_shard(tmp_path / "shard", course, course / "solutions", [ASSIGNMENT], {})
+    box = json.loads((tmp_path / "shard" / "job.json").read_text())["sandbox"]
+    monkeypatch.setenv("JUPYTER_PATH", box["jupyter_path"])
+    return tmp_path / "shard", box, folder
+
+
+@pytest.mark.skipif(not sandbox.AS_ROOT, reason="only a grader running as root forks warm kernels")
+def test_a_warm_kernel_is_what_a_fresh_kernel_would_be(shard) -> None:
+    """Everything a student's code can see of its process and sandbox is the same in a fork of the zygote
+    as in a freshly started kernel, but for the modules already imported and its random draws."""
+    folder, box, workdir = shard
+    facts = {}
+    with sandbox.warm_kernels(box):
+        for kind in ("warm", "warm again"):
+            with sandbox.isolated_student(box):
+                facts[kind], manager = _kernel(folder, box, workdir, FACTS)
+                manager.shutdown_kernel()
+    settings = Path(box["settings"])
+    settings.write_text(settings.read_text().replace(str(folder / "jupyter" / "zygote.sock"), ""))
+    with sandbox.isolated_student(box):
+        facts["fresh"], manager = _kernel(folder, box, workdir, FACTS)
+        manager.shutdown_kernel()
+    assert facts["warm"]["warm"] and facts["warm again"]["warm"] and not facts["fresh"]["warm"], facts
+    assert facts["warm"]["draw"] != facts["warm again"]["draw"]  # reseeded in every fork
+    same = {k: v for k, v in facts["fresh"].items() if k not in ("warm", "draw")}
+    assert {k: facts["warm"][k] for k in same} == same
+    assert same["uid"] and same["caps"] == "0000000000000000" and same["no_new_privs"].strip() == "1"
+    assert same["files"] == ["data.txt"] and same["cgroup"].strip().endswith(":/") and not same["tty"]
+
+
+@pytest.mark.skipif(not sandbox.AS_ROOT, reason="only a grader running as root forks warm kernels")
+def test_a_killed_launcher_takes_its_warm_kernel_along(shard) -> None:
+    """Jupyter kills a kernel by killing the process it started (the launcher): the sandbox and the warm
+    kernel inside it end too, before the student's cgroup is cleaned up."""
+    from coursetools import cgroups
+
+    folder, box, workdir = shard
+    with sandbox.warm_kernels(box), sandbox.isolated_student(box):
+        groups = [Path(p) for p in json.loads(Path(box["settings"]).read_text())["cgroup"]]
+        facts, manager = _kernel(folder, box, workdir, FACTS)
+        assert facts["warm"] and len(cgroups.pids(groups)) >= 3, cgroups.pids(groups)  # launcher, box, kernel
+        manager.shutdown_kernel(now=True)  # SIGKILL to the launcher
+        deadline = time.monotonic() + 60
+        while cgroups.pids(groups) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not cgroups.pids(groups)

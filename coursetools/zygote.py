@@ -1,0 +1,159 @@
+"""Warm kernels: each worker keeps one process with the course's libraries imported, and every student
+kernel is a fork of it, moved into that student's sandbox before any of their code runs.
+
+A fresh kernel spends most of its start-up importing IPython, numpy, torch, matplotlib and ``helpers``
+(about 1.7 s of CPU, as much again as a short exercise set's own work). The *zygote* imports them once,
+holds no student's data and never runs student code. For each kernel, the sandbox launcher
+(``sandbox.launch``) builds the student's sandbox with bubblewrap exactly as for a fresh kernel, with a
+placeholder process inside, and sends the zygote, over a socket the worker handed it:
+
+* descriptors of the sandbox's namespaces (mount, PID, network, IPC, UTS, cgroup) and of the student's
+  cgroup files (so the zygote never learns a path of the host);
+* the kernel's uid, its resource limits and its environment.
+
+The zygote forks; the child joins the cgroup and the namespaces and forks the kernel, which is born in the
+sandbox's PID namespace, starts its own session, takes the limits, drops to the student's uid (no
+capability, no supplementary group, no new privileges), gets the sandbox's environment, closes every other
+descriptor, reseeds its random generators and starts IPython's kernel on the connection file. It holds the
+socket's other end, so the launcher (the process Jupyter watches) ends when the kernel ends, and a killed
+launcher takes its sandbox, kernel included, with it.
+
+Only a grader running as root can enter namespaces; without root, or when no zygote answers, the launcher
+starts a fresh kernel instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+from typing import Any
+
+PRELOAD = ("numpy", "scipy.optimize", "torch", "torch.nn", "matplotlib", "matplotlib.pyplot", "IPython",
+           "ipykernel.kernelapp", "ipykernel.ipkernel", "helpers", "helpers.testing", "helpers.principles",
+           "helpers.alignment", "helpers.fusion", "helpers.challenges", "helpers.applications",
+           "helpers.data")
+MAX_REQUEST = 65536
+MAX_FDS = 16
+PR_SET_NO_NEW_PRIVS = 38
+LIBC = ctypes.CDLL(None, use_errno=True)
+KERNEL_LAUNCHER = ""  # the file a fresh kernel runs (python -m ipykernel_launcher): its sys.argv[0]
+IMPORTED_FROM: set[str] = set()  # the folders of the preloaded modules, which the sandbox must show
+COLD = b"cold"
+
+
+def preload() -> None:
+    """Import what student kernels use (a module that fails to import is left to the kernel)."""
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the kernel will import it (and report) itself
+            pass
+
+
+def serve(listener: socket.socket) -> None:
+    """Fork a kernel for every request until the worker closes the socket (or this process's parent dies)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    while True:
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        with connection:
+            try:
+                message, fds, _, _ = socket.recv_fds(connection, MAX_REQUEST, MAX_FDS)
+            except OSError:
+                continue
+            if os.fork() == 0:
+                enter_sandbox(connection, json.loads(message), fds)  # never returns
+            for fd in fds:
+                os.close(fd)
+
+
+def enter_sandbox(connection: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+    """The fork: join the student's cgroup and sandbox, fork the kernel there, and leave."""
+    try:
+        count = int(request["namespaces"])
+        namespaces, cgroup_files = fds[:count], fds[count:]
+        for fd in cgroup_files:
+            os.write(fd, str(os.getpid()).encode())
+        for fd in namespaces:
+            if LIBC.setns(fd, 0) != 0:
+                raise OSError(ctypes.get_errno(), "setns failed")
+        if os.fork() == 0:
+            become_kernel(connection, request)  # never returns
+    except BaseException:  # noqa: BLE001 - the launcher sees the socket close and reports the failure
+        pass
+    os._exit(0)
+
+
+def become_kernel(connection: socket.socket, request: dict[str, Any]) -> None:
+    """In the sandbox: the student's session, limits, uid and environment, then IPython's kernel."""
+    try:
+        if not all(os.path.isdir(folder) for folder in IMPORTED_FROM):
+            connection.sendall(COLD)  # a fresh kernel would not find these modules: let it start and say so
+            os._exit(0)
+        os.setsid()
+        os.chdir(request["cwd"])
+        for name, value in request["rlimits"].items():
+            resource.setrlimit(getattr(resource, name), (value, value))
+        LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        uid = int(request["uid"])
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        os.closerange(3, connection.fileno())
+        os.closerange(connection.fileno() + 1, 1 << 16)
+        os.set_inheritable(connection.fileno(), False)
+        fresh_process(request)
+        from ipykernel.kernelapp import IPKernelApp
+
+        IPKernelApp.launch_instance(argv=request["argv"])
+    except BaseException:  # noqa: BLE001 - a kernel that cannot start dies; Jupyter reports it
+        pass
+    os._exit(0)
+
+
+def fresh_process(request: dict[str, Any]) -> None:
+    """What a newly started interpreter would have: the sandbox's environment, arguments, import path,
+    default signal handlers and unpredictable random generators."""
+    import random
+
+    os.environ.clear()
+    os.environ.update(request["env"])
+    sys.argv = [KERNEL_LAUNCHER, *request["argv"]]
+    del sys.path[0]  # the zygote's folder; IPython puts the working folder first, as in a fresh kernel
+    os.environ["PWD"] = request["cwd"]
+    for number in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    random.seed()
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
+
+
+def main() -> None:
+    """``python -m coursetools.zygote FD``: serve on the listening socket the worker passed as descriptor
+    FD."""
+    import importlib.util
+
+    global KERNEL_LAUNCHER
+    listener = socket.socket(fileno=int(sys.argv[1]))
+    LIBC.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: end with the worker
+    KERNEL_LAUNCHER = importlib.util.find_spec("ipykernel_launcher").origin
+    before = set(sys.modules)
+    preload()
+    files = [getattr(sys.modules[name], "__file__", None) for name in set(sys.modules) - before]
+    IMPORTED_FROM.update(os.path.dirname(f) for f in files if isinstance(f, str) and os.path.isabs(f))
+    IMPORTED_FROM.discard(os.path.dirname(os.path.abspath(__file__)))  # the zygote's own code
+    serve(listener)
+
+
+if __name__ == "__main__":
+    main()
