@@ -427,7 +427,7 @@ def launch(settings_file: str, connection_file: str) -> None:
 # --- a warm kernel: bwrap builds the sandbox around a placeholder, the zygote's fork moves in -------------
 
 PLACEHOLDER = ["sh", "-c", "echo ready && exec sleep infinity"]
-COLD = b"cold"  # what the zygote's fork says when the sandbox lacks a folder it imported from
+COLD, WARM = b"cold", b"warm"  # the fork's first word: the sandbox lacks what it imported, or it runs
 
 
 def warm_kernel_socket(settings: dict[str, Any]) -> Any:
@@ -469,8 +469,9 @@ def run_warm_kernel(zygote: Any, settings: dict[str, Any], fds: list[int]) -> in
         socket.send_fds(zygote, [json.dumps(request).encode()], handles)
         for handle in handles:
             os.close(handle)
-        if zygote.recv(len(COLD)) == COLD:
-            return None
+        first = zygote.recv(len(WARM), socket.MSG_WAITALL)
+        if first != WARM:
+            return None if first == COLD else 1
         while zygote.recv(4096):
             pass
         return 0

@@ -43,7 +43,7 @@ PR_SET_NO_NEW_PRIVS = 38
 LIBC = ctypes.CDLL(None, use_errno=True)
 KERNEL_LAUNCHER = ""  # the file a fresh kernel runs (python -m ipykernel_launcher): its sys.argv[0]
 IMPORTED_FROM: set[str] = set()  # the folders of the preloaded modules, which the sandbox must show
-COLD = b"cold"
+COLD, WARM = b"cold", b"warm"  # the first word to the launcher: start a fresh kernel, or this one runs
 
 
 def preload() -> None:
@@ -112,6 +112,7 @@ def become_kernel(connection: socket.socket, request: dict[str, Any]) -> None:
         os.closerange(connection.fileno() + 1, 1 << 16)
         os.set_inheritable(connection.fileno(), False)
         fresh_process(request)
+        connection.sendall(WARM)  # before any student code, which could write to this socket too
         from ipykernel.kernelapp import IPKernelApp
 
         IPKernelApp.launch_instance(argv=request["argv"])
