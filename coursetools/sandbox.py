@@ -18,6 +18,10 @@ hidden tests; the kernel gets its code over the kernel protocol instead), mounte
 directory's own path, writable, with a private /tmp beside it. The kernel talks to nbgrader over Unix
 sockets (zmq ``ipc``) in a folder of its own, so it needs no network namespace of the host.
 
+When the grader is root, ``make grade``'s kernels are *warm*: forks of the worker's zygote (``zygote.py``),
+moved into a sandbox that bwrap built around a placeholder (``run_warm_kernel``), with the same limits,
+uid and environment as the chain above.
+
 Limits come from ``Limits`` below; a course changes them in nbgrader_config.py, e.g.
 ``c.Sandbox.memory_mb = 8192`` (names as in ``Limits``).
 """
