@@ -19,7 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jinja2
+import jinja2.bccache
 import nbgrader
+from nbconvert.exporters import HTMLExporter
 from nbconvert.filters import markdown2html
 from nbconvert.filters.strings import clean_html
 from nbconvert.preprocessors import Preprocessor
@@ -102,7 +105,34 @@ def feedback_config(config: Any) -> Any:
     config.HTMLExporter.template_name = "feedback"  # the name nbgrader's API insists on; ours is found first
     config.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates)]
     config.HTMLExporter.mathjax_url = MATHJAX_URL
+    config.GenerateFeedback.exporter_class = "coursetools.feedback.FeedbackExporter"
     return config
+
+
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled page templates kept in memory: a grading worker compiles them once, not once per page
+    (Jinja checks each template's source against the compiled one before using it)."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.compiled:
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbconvert's HTML exporter with the page templates compiled once per process."""
+
+    templates = CompiledTemplates()
+
+    def _create_environment(self) -> jinja2.Environment:
+        environment = super()._create_environment()
+        environment.bytecode_cache = self.templates
+        return environment
 
 
 def add_mathjax(folder: Path) -> None:
