@@ -34,9 +34,9 @@ import sys
 from typing import Any
 
 PRELOAD = ("numpy", "scipy.optimize", "torch", "torch.nn", "matplotlib", "matplotlib.pyplot", "IPython",
-           "ipykernel.kernelapp", "ipykernel.ipkernel", "helpers", "helpers.testing", "helpers.principles",
-           "helpers.alignment", "helpers.fusion", "helpers.challenges", "helpers.applications",
-           "helpers.data")
+           "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "helpers", "helpers.testing",
+           "helpers.principles", "helpers.alignment", "helpers.fusion", "helpers.challenges",
+           "helpers.applications", "helpers.data")
 MAX_REQUEST = 65536
 MAX_FDS = 16
 PR_SET_NO_NEW_PRIVS = 38
