@@ -12,9 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from coursetools.collect import Job
 from coursetools.course import notebook_cells
 
 CANARY = "reference-solution"
+NAME_TAKEN = (f"the folder is named {CANARY}, the name the grader gives the reference solution: "
+              "not graded (rename it and grade again)")
 COURSE_MODULES = ("helpers", "numpy", "scipy", "torch", "matplotlib", "sklearn", "IPython", "ipykernel")
 ENVIRONMENT_HINT = ("the course's environment is not visible inside the grading sandbox: the virtual "
                     "environment and the course's packages must live inside the course folder or in a system "
@@ -29,6 +32,13 @@ def submit_reference(source: Path, submitted: Path, assignment: str) -> None:
     if target.exists():
         shutil.rmtree(target)
     shutil.copytree(source / assignment, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+
+
+def canary_jobs(source: Path, folder: Path, assignments: list[str]) -> list[Job]:
+    """The canary's jobs, one per assignment: its reference solution, copied into ``folder``."""
+    for assignment in assignments:
+        submit_reference(source, folder, assignment)
+    return [Job(CANARY, str(folder / CANARY), [(a, CANARY)], canary=True) for a in assignments]
 
 
 def lost_points(db_url: str, assignment: str, student: str = CANARY) -> list[str]:

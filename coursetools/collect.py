@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import queue
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, NamedTuple
 
 SHADOWING = {"helpers", "numpy", "torch", "nbgrader", "IPython", "matplotlib", "sklearn", "scipy"}
 LINKS_REFUSED = "holds symbolic links (nbgrader would copy what they point to): not graded, check by hand"
@@ -46,9 +46,22 @@ def inspect_submission(folder: Path, expected: list[str]) -> list[str]:
     return notes
 
 
-def student_jobs(pairs: list[tuple[str, str]], submitted: Path) -> queue.Queue:
-    """A queue of (student, their submissions folder, their pairs), students in name order."""
+class Job(NamedTuple):
+    """What a worker takes from the queue: a student, the folder of their submissions and their
+    (assignment, student) pairs; ``canary``: a reference solution, graded as the canary
+    (coursetools/canary.py), which only the grader queues."""
+
+    student: str
+    folder: str
+    pairs: list[tuple[str, str]]
+    canary: bool = False
+
+
+def student_jobs(pairs: list[tuple[str, str]], submitted: Path, first: Iterable[Job] = ()) -> queue.Queue:
+    """A queue of the jobs ``first``, then one job per student, students in name order."""
     jobs: queue.Queue = queue.Queue()
+    for job in first:
+        jobs.put(job)
     for student in sorted({s for _, s in pairs}):
-        jobs.put((student, str(submitted / student), [p for p in pairs if p[1] == student]))
+        jobs.put(Job(student, str(submitted / student), [p for p in pairs if p[1] == student]))
     return jobs

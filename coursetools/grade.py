@@ -3,9 +3,10 @@ gradebook, then write grades.csv, feedback pages and the summary figure."""
 
 from __future__ import annotations
 
-import json
 import os
+import queue
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
@@ -16,10 +17,10 @@ from typing import Any, Callable
 from coursetools import canary, cgroups, sandbox
 from coursetools.collect import student_jobs, submissions_in
 from coursetools.course import assignments_in, course_directory, load_config, source_root
-from coursetools.judge import plan_run, write_json
+from coursetools.judge import plan_run, publish, reference_file, write_json
 from coursetools.merge import due_dates, merge_shard, register_in_course
 from coursetools.reports import Row, progress_printer, write_reports
-from coursetools.workers import Outcome, Worker, grade_shard, prepare_shard
+from coursetools.workers import RECORDED, Outcome, Worker, grade_shard, prepare_shard, shard_gradebook
 
 
 def grade(root: Path, assignment: str | None = None, student: str | None = None, workers: int | None = None,
@@ -61,35 +62,29 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
                 count: int, timeout: float, report: Callable[[Outcome], None],
                 sandboxed: bool = True, seed: int = 0, use_cgroups: bool = True) -> None:
     """Grade ``pairs`` with ``count`` workers in scratch shards, then merge the shards into the course;
-    the canary first, and nothing else when it fails."""
-    jobs = student_jobs(pairs, Path(root) / course.submitted_directory)
+    each assignment's canary is the workers' first job, and nothing is written when one fails."""
     source = source_root(root, config)
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch_name:
-        scratch, dates = Path(scratch_name), due_dates(course)
-        plan = str(write_json(scratch / "plan.json", plan_run(source, assignments, seed)))
-        reference = str(scratch / "reference.json")
+        scratch = Path(scratch_name)
+        judging = {"plan": str(write_json(scratch / "plan.json", plan_run(source, assignments, seed))),
+                   "reference": str(scratch / "reference"), "wait": timeout}
         workers = [Worker(scratch / f"shard{k}") for k in range(count)]
-        for worker in workers:  # they start up and register the assignments while the canary runs
-            prepare_shard(worker.shard, root, source, assignments, dates, sandboxed, use_cgroups,
-                          {"plan": plan, "reference": reference})
-            worker.start()
         try:
-            run_canary(scratch, root, source, assignments, (sandboxed, use_cgroups), timeout, plan,
-                       Path(reference), count)
-        except SystemExit:
+            for worker in workers:  # they start up while the shards' gradebook is made
+                prepare_shard(worker.shard, root, source, assignments, sandboxed, use_cgroups, judging)
+                worker.start()
+            gradebook = shard_gradebook(scratch / "template", root, source, assignments, due_dates(course))
+            for worker in workers:
+                shutil.copy(gradebook, worker.shard / "gradebook.db")
+            jobs = student_jobs(pairs, Path(root) / course.submitted_directory,
+                                canary.canary_jobs(source, scratch / "canary", assignments))
+            canaries = Canaries(assignments, Path(judging["reference"]), workers, report)
+            graded = grade_in_workers(workers, jobs, timeout, canaries,
+                                      lambda: register_in_course(root, config, assignments, scratch))
+        except BaseException:
             for worker in workers:
                 worker.stop()
             raise
-        graded: dict[Path, list] = {}
-
-        def work(worker: Worker) -> None:
-            graded[worker.shard] = grade_shard(worker, jobs, timeout, report)
-        threads = [threading.Thread(target=work, args=(worker,)) for worker in workers]
-        for thread in threads:
-            thread.start()
-        register_in_course(root, config, assignments, scratch)  # meanwhile, as `make release` would
-        for thread in threads:
-            thread.join()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes while nbgrader adds submissions
             for shard, part in graded.items():
@@ -97,42 +92,77 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
                     merge_shard(shard, course, part)
 
 
-def run_canary(scratch: Path, root: Path, source: Path, assignments: list[str], isolation: tuple[bool, bool],
-               timeout: float, plan: str, reference: Path, count: int) -> None:
-    """Grade each assignment's reference solution as a student's submission (coursetools/canary.py), in up
-    to ``count`` shards at once, and keep its observations in ``reference``; stop the run with the reason
-    when one does not get full marks."""
-    groups = [assignments[k::count] for k in range(count) if assignments[k::count]]
-    problems: dict[str, str] = {}
+def grade_in_workers(workers: list[Worker], jobs: queue.Queue, timeout: float, canaries: Canaries,
+                     meanwhile: Callable[[], None]) -> dict[Path, list]:
+    """Each worker takes jobs until none is left; ``meanwhile`` runs here once every canary passed. The
+    pairs each shard graded; stops the run with the reason when a canary failed."""
+    graded: dict[Path, list] = {}
 
-    def check(k: int, group: list[str]) -> None:
-        shard = scratch / f"canary{k}"
-        prepare_shard(shard, root, source, group, {}, *isolation,
-                      {"plan": plan, "record": str(scratch / f"reference{k}.json")})
-        worker = Worker(shard)
-        try:
-            for assignment in group:
-                canary.submit_reference(source, shard / "submitted", assignment)
-                outcome = worker.grade((assignment, canary.CANARY), timeout)
-                died = "" if outcome.ok else (shard / "worker.log").read_text()[-3000:]
-                problem = canary.verdict(shard, assignment, "\n".join([outcome.log, outcome.problem, died]))
-                if problem:
-                    problems[assignment] = problem
-                    return
-        finally:
-            worker.close()
-    threads = [threading.Thread(target=check, args=(k, group)) for k, group in enumerate(groups)]
+    def work(worker: Worker) -> None:
+        graded[worker.shard] = grade_shard(worker, jobs, timeout, canaries.report, canaries.check)
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in workers]
     for thread in threads:
         thread.start()
+    passed = canaries.passed(threads)
+    if passed:
+        meanwhile()
     for thread in threads:
         thread.join()
-    if problems:
-        raise SystemExit(problems[min(problems, key=assignments.index)])
-    observed: dict[str, Any] = {}
-    for k in range(len(groups)):  # a group without judged tests records nothing
-        record = scratch / f"reference{k}.json"
-        observed.update(json.loads(record.read_text()) if record.exists() else {})
-    write_json(reference, observed)
+    if not passed:
+        raise SystemExit(canaries.problem())
+    return graded
+
+
+class Canaries:
+    """The run's canaries (coursetools/canary.py), graded as the workers' first jobs. A canary that passed
+    publishes its assignment's reference observations; one that failed stops every worker. The students'
+    outcomes are reported once every canary passed (never when one failed)."""
+
+    def __init__(self, assignments: list[str], reference: Path, workers: list[Worker],
+                 report: Callable[[Outcome], None]) -> None:
+        self.assignments, self.reference, self.workers, self.forward = assignments, reference, workers, report
+        self.waiting, self.problems, self.held = set(assignments), {}, []
+        self.lock, self.settled = threading.Lock(), threading.Event()
+
+    def check(self, worker: Worker, outcome: Outcome) -> None:
+        """A canary's outcome in ``worker``'s shard: its reference published, or every worker stopped."""
+        died = "" if outcome.ok else (worker.shard / "worker.log").read_text()[-3000:]
+        problem = canary.verdict(worker.shard, outcome.assignment, "\n".join([outcome.log, outcome.problem,
+                                                                              died]))
+        if not problem:
+            publish(reference_file(worker.shard / RECORDED, outcome.assignment),
+                    reference_file(self.reference, outcome.assignment))
+        with self.lock:
+            self.waiting.discard(outcome.assignment)
+            if problem:
+                self.problems[outcome.assignment] = problem
+                for each in self.workers:
+                    each.stop()
+            elif not self.waiting:
+                for held in self.held:
+                    self.forward(held)
+            if problem or not self.waiting:
+                self.settled.set()
+
+    def report(self, outcome: Outcome) -> None:
+        """A student's outcome: reported now if every canary passed, later if some still run."""
+        with self.lock:
+            if self.waiting:
+                self.held.append(outcome)
+            elif not self.problems:
+                self.forward(outcome)
+
+    def passed(self, threads: list[threading.Thread]) -> bool:
+        """Whether every canary passed, once they all did, one failed, or the workers' ``threads`` ended."""
+        while not self.settled.wait(0.2) and any(thread.is_alive() for thread in threads):
+            pass
+        return not (self.waiting or self.problems)
+
+    def problem(self) -> str:
+        """Why grading stopped: the first assignment's failed canary (or the canary never graded)."""
+        failed = self.problems or {a: f"grading stopped before any student was graded: the reference "
+                                      f"solution of {a} was not graded" for a in self.waiting}
+        return failed[min(failed, key=self.assignments.index)]
 
 
 def require_cgroups(unsafe_no_cgroups: bool) -> bool:

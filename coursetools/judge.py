@@ -19,14 +19,17 @@ kernel ran, ``JudgeObservations`` reads what those cells published, compares it 
 reference's observations and writes the verdict as the test cell's only output, which nbgrader's
 ``SaveAutoGrades`` then scores (an error output: no points). The observation cells are removed. The
 reference observations come from the canary: the reference solution graded first, in the same sandbox, in
-``record`` mode.
+``record`` mode; once it passed, its observations of an assignment are published (``publish``) where the
+students' judges wait for them (``published_reference``).
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,7 @@ from typing import Any
 import nbformat
 import numpy as np
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool, Unicode
+from traitlets import Bool, Float, Unicode
 
 from coursetools import observations
 from coursetools.course import cell_text, notebook_cells
@@ -150,6 +153,37 @@ def write_json(path: Path, value: Any) -> Path:
     """Write ``value`` as JSON; the path."""
     path.write_text(json.dumps(value))
     return path
+
+
+# --- the reference: recorded by the canary, published for the students -----------------------------------
+
+def reference_file(folder: str | Path, assignment: str) -> Path:
+    """Where the reference observations of an assignment are kept in ``folder`` (recorded or published):
+    ``{notebook: {grade_id: observations}}``."""
+    return Path(folder) / f"{assignment}.json"
+
+
+def publish(recorded: Path, published: Path) -> None:
+    """Make what the canary recorded the reference its assignment's students are judged against, in one step
+    (a judge waiting for it never reads half a file); ``{}`` when it recorded nothing (no judged test)."""
+    published.parent.mkdir(parents=True, exist_ok=True)
+    partial = published.with_name(published.name + ".partial")
+    partial.write_text(recorded.read_text() if recorded.exists() else "{}")
+    os.replace(partial, published)
+
+
+def published_reference(folder: str, assignment: str, notebook: str, wait: float,
+                        poll: float = 0.1) -> dict[str, Any]:
+    """The reference observations of one notebook, once the canary of its assignment published them in
+    ``folder``: waited for up to ``wait`` s (another worker may still be grading that canary)."""
+    path, deadline = reference_file(folder, assignment), time.monotonic() + wait
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the reference observations of {assignment} were not published within "
+                               f"{wait:.0f} s (its canary did not pass)")
+        time.sleep(poll)
+    stored = json.loads(path.read_text()).get(notebook, {})
+    return {g: None if v is None else observations.decode(v) for g, v in stored.items()}
 
 
 # --- verdicts ---------------------------------------------------------------------------------------------
@@ -270,13 +304,15 @@ class JudgeObservations(Preprocessor):
     """Autograde, after execution: each judged test cell's output becomes the judge's verdict.
 
     With ``record`` set (the canary), the observations are the reference's: they are written there and
-    judged against themselves, which passes unless the reference failed.
+    judged against themselves, which passes unless the reference failed. Otherwise they are judged against
+    the reference published in ``reference``, waited for up to ``wait`` s.
     """
 
     enabled = Bool(True)
     plan = Unicode("", help="the run's plan (JSON written by plan_run)").tag(config=True)
-    reference = Unicode("", help="the reference observations (JSON written by the canary)").tag(config=True)
-    record = Unicode("", help="canary: write the observations here").tag(config=True)
+    reference = Unicode("", help="the folder of the published reference observations").tag(config=True)
+    record = Unicode("", help="canary: the folder to write the observations in").tag(config=True)
+    wait = Float(0.0, help="seconds to wait for an assignment's reference to be published").tag(config=True)
 
     def preprocess(self, nb: Any, resources: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         planned = _planned(self.plan, resources)
@@ -305,21 +341,21 @@ class JudgeObservations(Preprocessor):
 
     def _reference(self, resources: dict[str, Any], got: dict[str, Any]) -> dict[str, Any]:
         """The reference's observations for this notebook (the canary records its own)."""
-        info = resources["nbgrader"]
-        key = f"{info['assignment']}/{info['notebook']}"
+        assignment, notebook = resources["nbgrader"]["assignment"], resources["nbgrader"]["notebook"]
         if self.record:
-            path = Path(self.record)
+            path = reference_file(self.record, assignment)
             recorded = json.loads(path.read_text()) if path.exists() else {}
-            recorded[key] = {g: None if v is None else observations.encode(v) for g, v in got.items()}
+            recorded[notebook] = {g: None if v is None else observations.encode(v) for g, v in got.items()}
+            path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, recorded)
             return got
-        stored = json.loads(Path(self.reference).read_text()).get(key, {}) if self.reference else {}
-        return {g: None if v is None else observations.decode(v) for g, v in stored.items()}
+        return published_reference(self.reference, assignment, notebook, self.wait) if self.reference else {}
 
 
-def judged_config(plan: Path, reference: Path | None = None, record: Path | None = None) -> dict[str, Any]:
+def judged_config(plan: str | Path, reference: str | Path = "", record: str | Path = "",
+                  wait: float = 0.0) -> dict[str, Any]:
     """nbgrader settings that judge the tests of ``plan`` and cap outputs as they arrive (as a Config-able
-    dict)."""
+    dict); ``reference``, ``record``, ``wait``: as for ``JudgeObservations``."""
     from nbgrader.converters.autograde import Autograde
 
     traits = Autograde.class_traits()
@@ -331,5 +367,5 @@ def judged_config(plan: Path, reference: Path | None = None, record: Path | None
     autograde[execute:execute + 1] = [CappedExecute, JudgeObservations]
     return {"Autograde": {"sanitize_preprocessors": sanitize, "autograde_preprocessors": autograde},
             "PrepareObservations": {"plan": str(plan)},
-            "JudgeObservations": {"plan": str(plan), "reference": str(reference or ""),
-                                  "record": str(record or "")}}
+            "JudgeObservations": {"plan": str(plan), "reference": str(reference), "record": str(record),
+                                  "wait": float(wait)}}

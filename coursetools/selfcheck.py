@@ -49,7 +49,7 @@ def check(exercise: str, root: Path, work: Path | None = None, unsafe: bool = Fa
         box = None if unsafe else sandbox_kernel(scratch, root, config, source, [assignment],
                                                  not cgroups.unavailable())
         plan = str(write_json(scratch / "plan.json", plan_run(source, [assignment], secrets.randbits(63))))
-        reference = str(scratch / "reference.json")
+        reference = str(scratch / "reference")  # the canary records, the learner is judged against it
         with sandbox.isolated_student(box):
             problem = run_canary(shard_api(scratch, root, box, {"plan": plan, "record": reference}), scratch,
                                  source, assignment)

@@ -1,5 +1,6 @@
-"""Grading workers: each grades students one at a time in its shard, a scratch course with its own
-SQLite gradebook, and reports one JSON line per submission; a worker that dies costs one submission."""
+"""Grading workers: each grades submissions one at a time in its shard, a scratch course with its own
+SQLite gradebook (a copy of the one the run registered its assignments in once), and reports one JSON line
+per submission; a worker that dies costs one submission. The canaries are their first jobs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from coursetools import sandbox
-from coursetools.collect import refused, symbolic_links
+from coursetools.canary import CANARY, NAME_TAKEN
+from coursetools.collect import Job, refused, symbolic_links
 from coursetools.course import largest_code_cell_count, load_config, nbgrader_api
 from coursetools.feedback import feedback_config
 from coursetools.judge import judged_config
@@ -26,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 OUTCOME_FIELDS = ("assignment", "student", "ok", "seconds", "feedback", "log")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 RETRYABLE = ("Address already in use", "Kernel didn't respond", "Kernel died before replying")
+RECORDED = "recorded"  # the shard's folder where its canaries record their observations
 SHARD_DIRS = {"source_directory": "source", "release_directory": "release",
               "submitted_directory": "submitted", "autograded_directory": "autograded",
               "feedback_directory": "feedback"}
@@ -52,7 +55,7 @@ def shard_api(shard: Path, course_root: Path, box: dict[str, Any] | None = None,
         os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [box["jupyter_path"],
                                                                     os.environ.get("JUPYTER_PATH")]))
     if judging:
-        config.merge(Config(judged_config(**{k: Path(v) for k, v in judging.items() if v})))
+        config.merge(Config(judged_config(**judging)))
     return nbgrader_api(shard, config, db_url=f"sqlite:///{shard / 'gradebook.db'}", **SHARD_DIRS)
 
 
@@ -82,32 +85,51 @@ def grade_one(api: Any, assignment: str, student: str, box: dict[str, Any] | Non
 
 
 def run_shard(shard: Path) -> None:
-    """Worker entry point: grade each ``[assignment, student]`` line read from stdin; one JSON line each."""
+    """Worker entry point: grade each ``[assignment, student, canary]`` line read from stdin, one JSON line
+    each. ``canary`` (true only for the jobs the grader made of the reference solutions) records the
+    observations the students are judged against; a student's submission is judged against them."""
     job = json.loads((shard / "job.json").read_text())
-    api = shard_api(shard, Path(job["course_root"]), job.get("sandbox"), job.get("judging"))
-    register(api, job["assignments"], "the shard's gradebook")
-    set_due_dates(shard, job["due_dates"])
-    with sandbox.warm_kernels(job.get("sandbox")):
+    root, box = Path(job["course_root"]), job["sandbox"]
+    apis = {canary: shard_api(shard, root, box, job[key]) for canary, key in ((False, "judging"),
+                                                                            (True, "recording"))}
+    with sandbox.warm_kernels(box):
         for line in sys.stdin:
-            assignment, student = json.loads(line)
+            assignment, student, canary = json.loads(line)
             links = symbolic_links(shard / "submitted" / student / assignment)
-            outcome = refused(assignment, student, links) if links else grade_one(api, assignment, student,
-                                                                                  job.get("sandbox"))
+            outcome = refused(assignment, student, links) if links else grade_one(apis[canary], assignment,
+                                                                                  student, box)
             print(json.dumps({"event": "done", **outcome}), flush=True)
 
 
+def scratch_course(folder: Path, source: Path) -> None:
+    """A scratch course folder: a link to the sources, an empty submitted/."""
+    (folder / "submitted").mkdir(parents=True)
+    (folder / "source").symlink_to(source.resolve(), target_is_directory=True)
+
+
+def shard_gradebook(folder: Path, course_root: Path, source: Path, assignments: list[str],
+                    dates: dict[str, str]) -> Path:
+    """The gradebook every shard of a run starts from (a copy each), made once in the scratch course
+    ``folder``: the assignments registered, the course's due dates set (late penalties as the course's)."""
+    scratch_course(folder, source)
+    register(shard_api(folder, course_root), assignments, "the shards' gradebook")
+    set_due_dates(folder, dates)
+    return folder / "gradebook.db"
+
+
 def prepare_shard(shard: Path, course_root: Path, source: Path, assignments: list[str],
-                  dates: dict[str, str], sandboxed: bool = True, use_cgroups: bool = True,
-                  judging: dict[str, str] | None = None) -> None:
-    """A scratch course for one worker: a link to the sources; students are linked in as it takes them.
-    ``sandboxed``: its kernels run in the grading sandbox (kernelspec in the shard), each student's in a
-    cgroup of their own unless not ``use_cgroups``; ``judging``: as for ``shard_api``."""
-    (shard / "submitted").mkdir(parents=True)
-    (shard / "source").symlink_to(source.resolve(), target_is_directory=True)
+                  sandboxed: bool = True, use_cgroups: bool = True,
+                  judging: dict[str, Any] | None = None) -> None:
+    """A scratch course for one worker: a link to the sources; students are linked in as it takes them,
+    its gradebook is copied in before its first job. ``sandboxed``: its kernels run in the grading sandbox
+    (kernelspec in the shard), each student's in a cgroup of their own unless not ``use_cgroups``;
+    ``judging``: as for ``shard_api``, for the students (the canaries record in the shard's RECORDED)."""
+    scratch_course(shard, source)
     config = load_config(course_root)
     box = sandbox_kernel(shard, course_root, config, source, assignments, use_cgroups) if sandboxed else None
-    (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "assignments": assignments,
-                                                "due_dates": dates, "sandbox": box, "judging": judging}))
+    recording = judging and {"plan": judging["plan"], "record": str(shard / RECORDED)}
+    (shard / "job.json").write_text(json.dumps({"course_root": str(course_root), "sandbox": box,
+                                                "judging": judging, "recording": recording}))
 
 
 @dataclass
@@ -130,27 +152,37 @@ def _pump(stream: Any, lines: queue.Queue) -> None:
 
 
 class Worker:
-    """A grading process on one shard folder, fed one submission at a time; restarted if it dies."""
+    """A grading process on one shard folder, fed one submission at a time; restarted if it dies, until
+    grading is called off (``stop``, from any thread)."""
 
     def __init__(self, shard: Path, command: list[str] | None = None) -> None:
         self.shard = shard
         self.command = command or [sys.executable, "-m", "coursetools", "shard", str(shard)]
         self.process: subprocess.Popen[str] | None = None
         self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stopped = False
+        self.lock = threading.Lock()
 
     def start(self) -> None:
-        with open(self.shard / "worker.log", "a") as log:
-            self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                            stderr=log, text=True, env=worker_env(), cwd=str(REPO))
-        self.lines = queue.Queue()
-        threading.Thread(target=_pump, args=(self.process.stdout, self.lines), daemon=True).start()
+        """Start the process (none once grading was called off)."""
+        with self.lock:
+            if self.stopped:
+                return
+            with open(self.shard / "worker.log", "a") as log:
+                self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                stderr=log, text=True, env=worker_env(), cwd=str(REPO))
+            self.lines = queue.Queue()
+            threading.Thread(target=_pump, args=(self.process.stdout, self.lines), daemon=True).start()
 
-    def grade(self, pair: tuple[str, str], timeout: float) -> Outcome:
-        """Grade one submission; a worker that dies or stays silent for ``timeout`` s costs only this one."""
+    def grade(self, pair: tuple[str, str], timeout: float, canary: bool = False) -> Outcome:
+        """Grade one submission (``canary``: a reference solution, see ``run_shard``); a worker that dies or
+        stays silent for ``timeout`` s costs only this one."""
         if self.process is None:
             self.start()
+        if self.stopped:
+            return Outcome(*pair, ok=False, problem="grading was called off")
         try:
-            self.process.stdin.write(json.dumps(pair) + "\n")
+            self.process.stdin.write(json.dumps([*pair, canary]) + "\n")
             self.process.stdin.flush()
         except OSError:
             pass  # it died already: the reader says so below
@@ -179,26 +211,39 @@ class Worker:
             self.process.wait()
 
     def stop(self) -> None:
-        """End the process now (grading was called off)."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
+        """End the process now and start no other (grading was called off)."""
+        with self.lock:
+            self.stopped, process = True, self.process
+            if process is not None:
+                process.kill()
+                process.wait()
 
 
-def grade_shard(worker: Worker, jobs: queue.Queue, timeout: float, report: Callable[[Outcome], None]) -> list:
-    """Take students from ``jobs`` (student, folder, pairs) until none is left; the pairs graded here."""
+def grade_shard(worker: Worker, jobs: queue.Queue, timeout: float, report: Callable[[Outcome], None],
+                canary_graded: Callable[[Worker, Outcome], None] | None = None) -> list:
+    """Take jobs from ``jobs`` until none is left or grading is called off: a student's outcomes go to
+    ``report``, a canary's to ``canary_graded``; the students' pairs graded here."""
     graded = []
-    while True:
+    while not worker.stopped:
         try:
-            student, folder, pairs = jobs.get_nowait()
+            job: Job = jobs.get_nowait()
         except queue.Empty:
             break
-        link = worker.shard / "submitted" / student
+        if job.student == CANARY and not job.canary:  # it would take the canary's place in the shard
+            for pair in job.pairs:
+                report(Outcome(*pair, ok=False, problem=NAME_TAKEN))
+            continue
+        link = worker.shard / "submitted" / job.student
         if not link.exists():
-            link.symlink_to(Path(folder).resolve(), target_is_directory=True)
-        for pair in pairs:
-            report(worker.grade(tuple(pair), timeout))
-            graded.append(tuple(pair))
+            link.symlink_to(Path(job.folder).resolve(), target_is_directory=True)
+        for pair in job.pairs:
+            outcome = worker.grade(tuple(pair), timeout, job.canary)
+            if worker.stopped:
+                break
+            if job.canary:
+                canary_graded(worker, outcome)
+            else:
+                report(outcome)
+                graded.append(tuple(pair))
     worker.close()
     return graded

@@ -24,7 +24,8 @@ import pytest
 from conftest import ROOT, SOLUTIONS, nbgrader_env, run_nbgrader
 
 from coursetools import bundle, leaks, reports, workers
-from coursetools.collect import student_jobs
+from coursetools.canary import CANARY, NAME_TAKEN
+from coursetools.collect import Job, student_jobs
 from coursetools.course import cell_text
 
 pytestmark = pytest.mark.xdist_group("grading")
@@ -52,6 +53,7 @@ DESIGNED: dict[str, tuple[float | None, float | None, bool, str]] = {
     "not_json": (None, None, True, "not valid JSON"),
     "missing_notebook": (None, None, True, "missing extiny.ipynb"),
     "extra_files": (2, 3, True, "ignored extra notebook"),
+    CANARY: (None, None, False, NAME_TAKEN),  # named like the canary: never graded, never its place
 }
 
 
@@ -94,6 +96,7 @@ def write_batch(course: Path) -> None:
 
     _submission(folder("full"), solution())
     _submission(folder("untouched"), released)
+    _submission(folder(CANARY), released)
     wrong = solution()
     _cell(wrong, "top_k_accuracy").source = _cell(wrong, "top_k_accuracy").source.replace("-scores", "scores")
     _submission(folder("wrong"), wrong)
@@ -195,8 +198,9 @@ def test_every_submission_gets_its_designed_grade(graded) -> None:
         assert row["needs_manual_grading"] == ("yes" if manual else "no"), f"{student}: {row}"
         assert problem in row["problem"] and bool(row["problem"]) == bool(problem), \
             f"{student}: {row['problem']!r}"
-        assert tasks[(student, "test_top_k_accuracy")][0] == top_k, student
-        assert tasks[(student, "test_class_means")][0] == means, student
+        assert tasks.get((student, "test_top_k_accuracy"), (None,))[0] == top_k, student
+        assert tasks.get((student, "test_class_means"), (None,))[0] == means, student
+    assert (CANARY, "test_top_k_accuracy") not in tasks  # the reference solution's grades stayed in its shard
 
 
 def test_batch_finishes_with_progress_and_outputs(graded) -> None:
@@ -219,7 +223,8 @@ def test_gradebook_stays_readable(graded) -> None:
     done = run_nbgrader(["export", "--to", str(course / "export.csv")], course)
     assert done.returncode == 0, done.stderr
     exported = {r["student_id"]: float(r["score"]) for r in reports.read_csv(course / "export.csv")}
-    ours = {r["student"]: float(r["score"]) for r in reports.read_csv(course / "grades.csv")}
+    ours = {r["student"]: float(r["score"]) for r in reports.read_csv(course / "grades.csv")
+            if r["student"] != CANARY}  # not graded, so not in the gradebook
     assert exported == ours
 
 
@@ -263,13 +268,14 @@ def test_grading_again_with_one_worker_gives_identical_grades_and_one_student_op
 FAKE_WORKER = """
 import json, os, sys, time
 for line in sys.stdin:
-    assignment, student = json.loads(line)
+    assignment, student, canary = json.loads(line)
     if student == "kills_the_grader":
         os._exit(3)
     if student == "hangs_the_grader":
         time.sleep(600)
+    log = "recorded" if canary else "judged"
     print(json.dumps({"event": "done", "assignment": assignment, "student": student, "ok": True,
-                      "seconds": 0.0, "feedback": True, "log": ""}), flush=True)
+                      "seconds": 0.0, "feedback": True, "log": log}), flush=True)
 """
 
 
@@ -284,6 +290,23 @@ def test_a_dead_or_hung_grader_costs_only_its_submission(tmp_path: Path) -> None
     assert [(o.student, o.ok) for o in outcomes] == [("a_fine", True), ("hangs_the_grader", False),
                                                      ("kills_the_grader", False), ("z_fine", True)]
     assert "no result after 3 s" in outcomes[1].problem and "died (exit code 3)" in outcomes[2].problem
+
+
+def test_only_the_graders_canary_job_records_and_a_student_named_like_it_is_refused(tmp_path: Path) -> None:
+    """The worker records the reference's observations only for the canary job the grader queued; a student
+    folder named like the canary is refused before it reaches a worker, and none of it is merged."""
+    worker = workers.Worker(tmp_path, command=[sys.executable, "-c", FAKE_WORKER])
+    (tmp_path / "submitted").mkdir()
+    first = [Job(CANARY, str(tmp_path / "reference"), [("ex", CANARY)], canary=True)]
+    jobs = student_jobs([("ex", "alice"), ("ex", CANARY)], tmp_path / "class", first)
+    outcomes: list[workers.Outcome] = []
+    canaries: list[workers.Outcome] = []
+    graded = workers.grade_shard(worker, jobs, 10.0, outcomes.append, lambda _, done: canaries.append(done))
+    assert graded == [("ex", "alice")]
+    assert [(o.student, o.log) for o in canaries] == [(CANARY, "recorded")]
+    assert [(o.student, o.ok, o.log, o.problem) for o in outcomes] == [
+        ("alice", True, "judged", ""), (CANARY, False, "", NAME_TAKEN)]
+    assert (tmp_path / "submitted" / CANARY).resolve() == (tmp_path / "reference").resolve()
 
 
 # --- make check --------------------------------------------------------------------------------

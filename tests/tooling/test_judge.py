@@ -10,6 +10,8 @@ import codecs
 import io
 import re
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import nbformat
@@ -195,6 +197,24 @@ def test_verdict_names_the_case_and_what_came_back() -> None:
     assert not bad.passed and "case a" in bad.message and "0.25" in bad.message and "0.5" in bad.message
     assert "case b: your code raised ValueError: no" in bad.message
     assert judge.verdict(namespace, names, inputs, None, [0.5, 1.0]).message == judge.NOT_OBSERVED
+
+
+def test_a_students_judge_waits_for_the_reference_of_its_own_assignment(tmp_path: Path) -> None:
+    """Another assignment's reference does not end the wait; its own, published whole while it waits, does;
+    with none published in time the judge gives up (its canary did not pass)."""
+    recorded, published = tmp_path / "shard" / "recorded", tmp_path / "reference"
+    recorded.mkdir(parents=True)
+    judge.write_json(judge.reference_file(recorded, "ex_b"), {"nb": {"test_b": observations.encode([1.5])}})
+    judge.publish(judge.reference_file(recorded, "ex_a"), judge.reference_file(published, "ex_a"))
+    with pytest.raises(TimeoutError, match="ex_b"):
+        judge.published_reference(str(published), "ex_b", "nb", wait=0.3)
+    threading.Timer(0.5, judge.publish, (judge.reference_file(recorded, "ex_b"),
+                                         judge.reference_file(published, "ex_b"))).start()
+    start = time.monotonic()
+    assert judge.published_reference(str(published), "ex_b", "nb", wait=30) == {"test_b": [1.5]}
+    assert time.monotonic() - start >= 0.4
+    assert judge.published_reference(str(published), "ex_a", "nb", wait=0) == {}  # ex_a records nothing
+    assert sorted(p.name for p in published.iterdir()) == ["ex_a.json", "ex_b.json"]  # no half-written file
 
 
 # --- the codec: plain data only ----------------------------------------------------------------------
