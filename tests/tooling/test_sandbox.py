@@ -499,7 +499,7 @@ def shard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict, 
     folder = tmp_path / "work"
     folder.mkdir()
     (folder / "data.txt").write_text("the submission's own file")
-    prepare_shard(tmp_path / "shard", course, course / "solutions", [ASSIGNMENT], {})
+    prepare_shard(tmp_path / "shard", course, course / "solutions", [ASSIGNMENT])
     box = json.loads((tmp_path / "shard" / "job.json").read_text())["sandbox"]
     monkeypatch.setenv("JUPYTER_PATH", box["jupyter_path"])
     return tmp_path / "shard", box, folder
