@@ -43,6 +43,7 @@ PR_SET_NO_NEW_PRIVS = 38
 LIBC = ctypes.CDLL(None, use_errno=True)
 KERNEL_LAUNCHER = ""  # the file a fresh kernel runs (python -m ipykernel_launcher): its sys.argv[0]
 IMPORTED_FROM: set[str] = set()  # the folders of the preloaded modules, which the sandbox must show
+SET_BY_IMPORTS: dict[str, str] = {}  # what the preloaded modules put in the environment (so would a kernel)
 COLD, WARM = b"cold", b"warm"  # the first word to the launcher: start a fresh kernel, or this one runs
 
 
@@ -128,6 +129,7 @@ def fresh_process(request: dict[str, Any]) -> None:
 
     os.environ.clear()
     os.environ.update(request["env"])
+    os.environ.update(SET_BY_IMPORTS)
     sys.argv = [KERNEL_LAUNCHER, *request["argv"]]
     del sys.path[0]  # the zygote's folder; IPython puts the working folder first, as in a fresh kernel
     os.environ["PWD"] = request["cwd"]
@@ -148,8 +150,9 @@ def main() -> None:
     listener = socket.socket(fileno=int(sys.argv[1]))
     LIBC.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: end with the worker
     KERNEL_LAUNCHER = importlib.util.find_spec("ipykernel_launcher").origin
-    before = set(sys.modules)
+    before, environment = set(sys.modules), dict(os.environ)
     preload()
+    SET_BY_IMPORTS.update({k: v for k, v in os.environ.items() if environment.get(k) != v})
     files = [getattr(sys.modules[name], "__file__", None) for name in set(sys.modules) - before]
     IMPORTED_FROM.update(os.path.dirname(f) for f in files if isinstance(f, str) and os.path.isabs(f))
     IMPORTED_FROM.discard(os.path.dirname(os.path.abspath(__file__)))  # the zygote's own code
