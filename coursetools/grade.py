@@ -66,14 +66,18 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
     source = source_root(root, config)
     with tempfile.TemporaryDirectory(prefix="grading-") as scratch_name:
         scratch = Path(scratch_name)
-        judging = {"plan": str(write_json(scratch / "plan.json", plan_run(source, assignments, seed))),
-                   "reference": str(scratch / "reference"), "wait": timeout}
+        judging = {"plan": str(scratch / "plan.json"), "reference": str(scratch / "reference"),
+                   "wait": timeout}
         workers = [Worker(scratch / f"shard{k}") for k in range(count)]
         try:
-            for worker in workers:  # they start up while the shards' gradebook is made
+            for worker in workers:  # they start up while the plan and the shards' gradebook are made
                 prepare_shard(worker.shard, root, source, assignments, sandboxed, use_cgroups, judging)
                 worker.start()
+            planning = threading.Thread(target=lambda: write_json(Path(judging["plan"]),
+                                                                  plan_run(source, assignments, seed)))
+            planning.start()  # meanwhile nbgrader's gradebook set-up waits on its own subprocess
             gradebook = shard_gradebook(scratch / "template", root, source, assignments, due_dates(course))
+            planning.join()
             for worker in workers:
                 shutil.copy(gradebook, worker.shard / "gradebook.db")
             jobs = student_jobs(pairs, Path(root) / course.submitted_directory,
