@@ -106,6 +106,8 @@ def become_kernel(connection: socket.socket, request: dict[str, Any]) -> None:
             resource.setrlimit(getattr(resource, name), (value, value))
         LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         uid = int(request["uid"])
+        if uid <= 0:
+            raise PermissionError("a kernel never runs as root")
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
