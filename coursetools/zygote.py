@@ -19,7 +19,9 @@ socket's other end, so the launcher (the process Jupyter watches) ends when the 
 launcher takes its sandbox, kernel included, with it.
 
 Only a grader running as root can enter namespaces; without root, or when no zygote answers, the launcher
-starts a fresh kernel instead.
+starts a fresh kernel instead. So it does when a fresh kernel would import something else than the
+zygote did: the sandbox lacks a folder the zygote imported from, or the student's folder holds a file
+named like a preloaded module (a ``helpers.py`` of their own).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ MAX_FDS = 16
 PR_SET_NO_NEW_PRIVS = 38
 LIBC = ctypes.CDLL(None, use_errno=True)
 KERNEL_LAUNCHER = ""  # the file a fresh kernel runs (python -m ipykernel_launcher): its sys.argv[0]
+PRELOADED_NAMES: set[str] = set()  # the top-level names of the preloaded modules (numpy, torch, helpers, ...)
 IMPORTED_FROM: set[str] = set()  # the folders of the preloaded modules, which the sandbox must show
 SET_BY_IMPORTS: dict[str, str] = {}  # what the preloaded modules put in the environment (so would a kernel)
 COLD, WARM = b"cold", b"warm"  # the first word to the launcher: start a fresh kernel, or this one runs
@@ -97,11 +100,11 @@ def enter_sandbox(connection: socket.socket, request: dict[str, Any], fds: list[
 def become_kernel(connection: socket.socket, request: dict[str, Any]) -> None:
     """In the sandbox: the student's session, limits, uid and environment, then IPython's kernel."""
     try:
-        if not all(os.path.isdir(folder) for folder in IMPORTED_FROM):
-            connection.sendall(COLD)  # a fresh kernel would not find these modules: let it start and say so
+        os.chdir(request["cwd"])
+        if not all(os.path.isdir(folder) for folder in IMPORTED_FROM) or shadows_preloaded(os.listdir(".")):
+            connection.sendall(COLD)  # a fresh kernel would import something else: let one start
             os._exit(0)
         os.setsid()
-        os.chdir(request["cwd"])
         for name, value in request["rlimits"].items():
             resource.setrlimit(getattr(resource, name), (value, value))
         LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
@@ -122,6 +125,12 @@ def become_kernel(connection: socket.socket, request: dict[str, Any]) -> None:
     except BaseException:  # noqa: BLE001 - a kernel that cannot start dies; Jupyter reports it
         pass
     os._exit(0)
+
+
+def shadows_preloaded(names: list[str]) -> bool:
+    """Whether a working folder holding files ``names`` has one named like a preloaded module (say a
+    student's ``helpers.py``), which a fresh kernel would import in its place."""
+    return any(name.split(".")[0] in PRELOADED_NAMES for name in names)
 
 
 def fresh_process(request: dict[str, Any]) -> None:
@@ -155,6 +164,7 @@ def main() -> None:
     before, environment = set(sys.modules), dict(os.environ)
     preload()
     SET_BY_IMPORTS.update({k: v for k, v in os.environ.items() if environment.get(k) != v})
+    PRELOADED_NAMES.update(name.split(".")[0] for name in set(sys.modules) - before)
     files = [getattr(sys.modules[name], "__file__", None) for name in set(sys.modules) - before]
     IMPORTED_FROM.update(os.path.dirname(f) for f in files if isinstance(f, str) and os.path.isabs(f))
     IMPORTED_FROM.discard(os.path.dirname(os.path.abspath(__file__)))  # the zygote's own code
