@@ -3,8 +3,10 @@ queue of students the workers take from."""
 
 from __future__ import annotations
 
+import math
 import os
 import queue
+import threading
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
@@ -57,11 +59,35 @@ class Job(NamedTuple):
     canary: bool = False
 
 
-def student_jobs(pairs: list[tuple[str, str]], submitted: Path, first: Iterable[Job] = ()) -> queue.Queue:
-    """A queue of the jobs ``first``, then one job per student, students in name order."""
-    jobs: queue.Queue = queue.Queue()
-    for job in first:
-        jobs.put(job)
-    for student in sorted({s for _, s in pairs}):
-        jobs.put(Job(student, str(submitted / student), [p for p in pairs if p[1] == student]))
-    return jobs
+class JobQueue:
+    """The run's jobs: the ``first`` ones (the canaries) in their order, then the others, those of the
+    assignment whose canary took longest first (``took``), so that no long submission is left for the end
+    while the other workers have nothing to do; an assignment not timed yet counts as the longest."""
+
+    def __init__(self, first: Iterable[Job], rest: Iterable[Job]) -> None:
+        self.first, self.rest = list(first), list(rest)
+        self.seconds: dict[str, float] = {}
+        self.lock = threading.Lock()
+
+    def took(self, assignment: str, seconds: float) -> None:
+        """Grading the canary of ``assignment`` took ``seconds``."""
+        with self.lock:
+            self.seconds[assignment] = seconds
+
+    def get_nowait(self) -> Job:
+        """The next job (``queue.Empty`` when none is left)."""
+        with self.lock:
+            if self.first:
+                return self.first.pop(0)
+            if not self.rest:
+                raise queue.Empty
+            job = max(self.rest, key=lambda j: self.seconds.get(j.pairs[0][0], math.inf))
+            self.rest.remove(job)
+            return job
+
+
+def student_jobs(pairs: list[tuple[str, str]], submitted: Path, first: Iterable[Job] = ()) -> JobQueue:
+    """The jobs ``first``, then one job per submission (students in name order)."""
+    jobs = [Job(student, str(submitted / student), [(assignment, student)])
+            for student in sorted({s for _, s in pairs}) for assignment, s in pairs if s == student]
+    return JobQueue(first, jobs)

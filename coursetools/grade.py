@@ -4,7 +4,6 @@ gradebook, then write grades.csv, feedback pages and the summary figure."""
 from __future__ import annotations
 
 import os
-import queue
 import secrets
 import shutil
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from coursetools import canary, cgroups, sandbox
-from coursetools.collect import student_jobs, submissions_in
+from coursetools.collect import JobQueue, student_jobs, submissions_in
 from coursetools.course import assignments_in, course_directory, load_config, source_root
 from coursetools.judge import plan_run, publish, reference_file, write_json
 from coursetools.merge import due_dates, merge_shard, register_in_course
@@ -82,7 +81,7 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
                 shutil.copy(gradebook, worker.shard / "gradebook.db")
             jobs = student_jobs(pairs, Path(root) / course.submitted_directory,
                                 canary.canary_jobs(source, scratch / "canary", assignments))
-            canaries = Canaries(assignments, Path(judging["reference"]), workers, report)
+            canaries = Canaries(assignments, Path(judging["reference"]), workers, report, jobs)
             graded = grade_in_workers(workers, jobs, timeout, canaries,
                                       lambda: register_in_course(root, config, assignments, scratch))
         except BaseException:
@@ -96,7 +95,7 @@ def run_workers(root: Path, config: Any, course: Any, assignments: list[str], pa
                     merge_shard(shard, course, part)
 
 
-def grade_in_workers(workers: list[Worker], jobs: queue.Queue, timeout: float, canaries: Canaries,
+def grade_in_workers(workers: list[Worker], jobs: JobQueue, timeout: float, canaries: Canaries,
                      meanwhile: Callable[[], None]) -> dict[Path, list]:
     """Each worker takes jobs until none is left; ``meanwhile`` runs here once every canary passed. The
     pairs each shard graded; stops the run with the reason when a canary failed."""
@@ -123,13 +122,15 @@ class Canaries:
     outcomes are reported once every canary passed (never when one failed)."""
 
     def __init__(self, assignments: list[str], reference: Path, workers: list[Worker],
-                 report: Callable[[Outcome], None]) -> None:
+                 report: Callable[[Outcome], None], jobs: JobQueue) -> None:
         self.assignments, self.reference, self.workers, self.forward = assignments, reference, workers, report
+        self.jobs = jobs
         self.waiting, self.problems, self.held = set(assignments), {}, []
         self.lock, self.settled = threading.Lock(), threading.Event()
 
     def check(self, worker: Worker, outcome: Outcome) -> None:
         """A canary's outcome in ``worker``'s shard: its reference published, or every worker stopped."""
+        self.jobs.took(outcome.assignment, outcome.seconds)
         died = "" if outcome.ok else (worker.shard / "worker.log").read_text()[-3000:]
         problem = canary.verdict(worker.shard, outcome.assignment, "\n".join([outcome.log, outcome.problem,
                                                                               died]))

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from coursetools import sandbox
 from coursetools.canary import CANARY, NAME_TAKEN
-from coursetools.collect import Job, refused, symbolic_links
+from coursetools.collect import Job, JobQueue, refused, symbolic_links
 from coursetools.course import largest_code_cell_count, load_config, nbgrader_api
 from coursetools.feedback import feedback_config
 from coursetools.judge import judged_config
@@ -219,7 +219,7 @@ class Worker:
                 process.wait()
 
 
-def grade_shard(worker: Worker, jobs: queue.Queue, timeout: float, report: Callable[[Outcome], None],
+def grade_shard(worker: Worker, jobs: JobQueue, timeout: float, report: Callable[[Outcome], None],
                 canary_graded: Callable[[Worker, Outcome], None] | None = None) -> list:
     """Take jobs from ``jobs`` until none is left or grading is called off: a student's outcomes go to
     ``report``, a canary's to ``canary_graded``; the students' pairs graded here."""
