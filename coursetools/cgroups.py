@@ -70,6 +70,7 @@ def create(name: str, limits: Limits) -> list[Path]:
     folders = directories(name)
     if version() == 2:
         enable_controllers(ROOT / name)
+    kill_all([f for f in folders if f.exists()])  # left by a grader that was killed: nothing may linger
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
     quota = str(int(limits.cpus * PERIOD_US))

@@ -203,13 +203,11 @@ def unique_uid() -> Iterator[int]:
     raise RuntimeError(f"all {UID_COUNT} grading uids are in use")
 
 
-def empty(folder: Path) -> None:
-    """Delete everything inside ``folder`` (what one student's kernel left for the next to find)."""
-    for path in folder.iterdir() if folder.exists() else ():
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+def renew(folder: Path) -> None:
+    """Replace ``folder`` by a new empty one (nothing one student's kernel left there, files or modes,
+    reaches the next; a process still holding the old one holds a deleted folder)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700, parents=True)
 
 
 @contextlib.contextmanager
@@ -229,13 +227,13 @@ def isolated_student(box: dict[str, Any] | None) -> Iterator[None]:
             limits.memory_mb * 2**20, limits.processes, limits.cpus)) if settings["use_cgroups"] else [])
         path.write_text(json.dumps({**settings, "uid": uid, "cgroup": [str(f) for f in folders]}, indent=1))
         ipc = Path(settings["ipc_dir"])
-        empty(ipc)
+        renew(ipc)
         give(ipc, uid)
         try:
             yield
         finally:
             cgroups.remove(folders)
-            empty(ipc)
+            renew(ipc)
 
 
 @contextlib.contextmanager
@@ -420,6 +418,9 @@ def launch(settings_file: str, connection_file: str) -> None:
         os.set_inheritable(fd, True)
     zygote = warm_kernel_socket(settings)
     if zygote is not None:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: end with the worker, as bwrap
         status = run_warm_kernel(zygote, settings, fds)
         if status is not None:
             sys.exit(status)
@@ -470,13 +471,15 @@ def run_warm_kernel(zygote: Any, settings: dict[str, Any], fds: list[int]) -> in
         request = {"namespaces": len(ZYGOTE_NAMESPACES), "uid": settings["uid"], "cwd": WORK,
                    "env": kernel_env(settings["python"]), "rlimits": kernel_rlimits(settings),
                    "argv": kernel_arguments()}
-        socket.send_fds(zygote, [json.dumps(request).encode()], handles)
-        for handle in handles:
+        ours, theirs = socket.socketpair()  # the kernel's line back: a socket without a name
+        socket.send_fds(zygote, [json.dumps(request).encode()], [theirs.fileno(), *handles])
+        for handle in [theirs.detach(), *handles]:
             os.close(handle)
-        first = zygote.recv(len(WARM), socket.MSG_WAITALL)
+        zygote.close()
+        first = ours.recv(len(WARM), socket.MSG_WAITALL)
         if first != WARM:
             return None if first == COLD else 1
-        while zygote.recv(4096):
+        while ours.recv(4096):
             pass
         return 0
     finally:

@@ -88,6 +88,8 @@ def run_shard(shard: Path) -> None:
     """Worker entry point: grade each ``[assignment, student, canary]`` line read from stdin, one JSON line
     each. ``canary`` (true only for the jobs the grader made of the reference solutions) records the
     observations the students are judged against; a student's submission is judged against them."""
+    protocol = os.fdopen(os.dup(1), "w")  # not inherited: no kernel can write (or hold) the grader's pipe
+    os.dup2(2, 1)  # what the kernels get as their standard output: the worker's log
     job = json.loads((shard / "job.json").read_text())
     root, box = Path(job["course_root"]), job["sandbox"]
     apis = {canary: shard_api(shard, root, box, job[key]) for canary, key in ((False, "judging"),
@@ -98,7 +100,7 @@ def run_shard(shard: Path) -> None:
             links = symbolic_links(shard / "submitted" / student / assignment)
             outcome = refused(assignment, student, links) if links else grade_one(apis[canary], assignment,
                                                                                   student, box)
-            print(json.dumps({"event": "done", **outcome}), flush=True)
+            print(json.dumps({"event": "done", **outcome}), file=protocol, flush=True)
 
 
 def scratch_course(folder: Path, source: Path) -> None:

@@ -41,7 +41,7 @@ PRELOAD = ("numpy", "scipy.optimize", "torch", "torch.nn", "matplotlib", "matplo
            "helpers.applications", "helpers.data")
 MAX_REQUEST = 65536
 MAX_FDS = 16
-PR_SET_NO_NEW_PRIVS = 38
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 4, 36, 38
 LIBC = ctypes.CDLL(None, use_errno=True)
 KERNEL_LAUNCHER = ""  # the file a fresh kernel runs (python -m ipykernel_launcher): its sys.argv[0]
 PRELOADED_NAMES: set[str] = set()  # the top-level names of the preloaded modules (numpy, torch, helpers, ...)
@@ -62,36 +62,38 @@ def preload() -> None:
 
 
 def serve(listener: socket.socket) -> None:
-    """Fork a kernel for every request until the worker closes the socket (or this process's parent dies)."""
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    """Fork for every request until the worker closes the socket (or this process's parent dies); the
+    request is read in the fork, so nothing of one kernel's request stays here for the next fork."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children (and the kernels, adopted) are reaped at once
+    LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     while True:
         try:
             connection, _ = listener.accept()
         except OSError:
             return
-        with connection:
-            try:
-                message, fds, _, _ = socket.recv_fds(connection, MAX_REQUEST, MAX_FDS)
-            except OSError:
-                continue
-            if os.fork() == 0:
-                enter_sandbox(connection, json.loads(message), fds)  # never returns
-            for fd in fds:
-                os.close(fd)
+        if os.fork() == 0:
+            listener.close()
+            enter_sandbox(connection)  # never returns
+        connection.close()
 
 
-def enter_sandbox(connection: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
-    """The fork: join the student's cgroup and sandbox, fork the kernel there, and leave."""
+def enter_sandbox(connection: socket.socket) -> None:
+    """The fork: read the request, join the student's cgroup and sandbox, fork the kernel there, leave.
+    The kernel talks back through the request's own unnamed socket (``fds[0]``), never the zygote's."""
     try:
+        message, fds, _, _ = socket.recv_fds(connection, MAX_REQUEST, MAX_FDS)
+        connection.close()
+        request, reply = json.loads(message), socket.socket(fileno=fds[0])
         count = int(request["namespaces"])
-        namespaces, cgroup_files = fds[:count], fds[count:]
+        namespaces, cgroup_files = fds[1:count + 1], fds[count + 1:]
         for fd in cgroup_files:
             os.write(fd, str(os.getpid()).encode())
         for fd in namespaces:
             if LIBC.setns(fd, 0) != 0:
                 raise OSError(ctypes.get_errno(), "setns failed")
+        del message, connection
         if os.fork() == 0:
-            become_kernel(connection, request)  # never returns
+            become_kernel(reply, request)  # never returns
     except BaseException:  # noqa: BLE001 - the launcher sees the socket close and reports the failure
         pass
     os._exit(0)
@@ -114,6 +116,7 @@ def become_kernel(connection: socket.socket, request: dict[str, Any]) -> None:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
+        LIBC.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as after an exec: its own /proc files readable
         os.closerange(3, connection.fileno())
         os.closerange(connection.fileno() + 1, 1 << 16)
         os.set_inheritable(connection.fileno(), False)
@@ -135,7 +138,8 @@ def shadows_preloaded(names: list[str]) -> bool:
 
 def fresh_process(request: dict[str, Any]) -> None:
     """What a newly started interpreter would have: the sandbox's environment, arguments, import path,
-    default signal handlers and unpredictable random generators."""
+    default signal handlers and unpredictable random generators (Python's string hashes keep the zygote's
+    secret: that one is fixed at start-up)."""
     import random
 
     os.environ.clear()
@@ -150,6 +154,10 @@ def fresh_process(request: dict[str, Any]) -> None:
     random.seed()
     if "numpy" in sys.modules:
         sys.modules["numpy"].random.seed()
+    if "torch" in sys.modules:
+        sys.modules["torch"].seed()
+    if "multiprocessing" in sys.modules:
+        sys.modules["multiprocessing"].current_process().authkey = os.urandom(32)
 
 
 def main() -> None:

@@ -458,7 +458,7 @@ FACTS = r'''
 import json, os, resource, sys
 warm = "torch" in sys.modules  # imported already: a fork of the zygote
 status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
-import numpy
+import numpy, torch
 print("FACTS", json.dumps({
     "warm": warm, "uid": os.getresuid()[0] >= 200_000 and len(set(os.getresuid() + os.getresgid())) == 1,
     "groups": os.getgroups(), "cwd": os.getcwd(), "files": sorted(os.listdir(".")),
@@ -468,7 +468,8 @@ print("FACTS", json.dumps({
     "caps": status["CapEff"], "no_new_privs": status["NoNewPrivs"],
     "cgroup": open("/proc/self/cgroup").read(),
     "tty": os.path.exists("/dev/tty") and os.system("exec 0</dev/tty 2>/dev/null") == 0,
-    "draw": numpy.random.rand()}))
+    "own_files": os.access("/proc/self/environ", os.R_OK), "parent_alive": os.getppid() != 0 or warm,
+    "draw": [numpy.random.rand(), torch.rand(1).item(), torch.initial_seed()]}))
 '''
 
 
@@ -522,11 +523,13 @@ def test_a_warm_kernel_is_what_a_fresh_kernel_would_be(shard) -> None:
         facts["fresh"], manager = _kernel(folder, box, workdir, FACTS)
         manager.shutdown_kernel()
     assert facts["warm"]["warm"] and facts["warm again"]["warm"] and not facts["fresh"]["warm"], facts
-    assert facts["warm"]["draw"] != facts["warm again"]["draw"]  # reseeded in every fork
+    draws = list(zip(facts["warm"]["draw"], facts["warm again"]["draw"]))
+    assert all(mine != theirs for mine, theirs in draws), draws  # numpy and torch reseeded in every fork
     same = {k: v for k, v in facts["fresh"].items() if k not in ("warm", "draw")}
     assert {k: facts["warm"][k] for k in same} == same
     assert same["uid"] and same["caps"] == "0000000000000000" and same["no_new_privs"].strip() == "1"
     assert same["files"] == ["data.txt"] and same["cgroup"].strip().endswith(":/") and not same["tty"]
+    assert same["own_files"]
 
 
 @pytest.mark.skipif(not sandbox.AS_ROOT, reason="only a grader running as root forks warm kernels")
@@ -541,6 +544,42 @@ def test_a_killed_launcher_takes_its_warm_kernel_along(shard) -> None:
         facts, manager = _kernel(folder, box, workdir, FACTS)
         assert facts["warm"] and len(cgroups.pids(groups)) >= 3, cgroups.pids(groups)  # launcher, box, kernel
         manager.shutdown_kernel(now=True)  # SIGKILL to the launcher
+        deadline = time.monotonic() + 60
+        while cgroups.pids(groups) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not cgroups.pids(groups)
+
+
+HOLDER = r"""
+import json, os, sys, time
+from jupyter_client.manager import KernelManager
+os.environ["JUPYTER_PATH"] = sys.argv[1]
+manager = KernelManager(kernel_name=sys.argv[2], **json.loads(sys.argv[3]))
+manager.start_kernel(cwd=sys.argv[4])
+client = manager.client()
+client.start_channels()
+client.wait_for_ready(timeout=120)
+print("READY", flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.skipif(not sandbox.AS_ROOT, reason="only a grader running as root forks warm kernels")
+def test_a_grader_that_dies_takes_its_warm_kernels_along(shard) -> None:
+    """A worker killed while a kernel runs (say, after the submission time-out) leaves no launcher, sandbox
+    or kernel behind to disturb the students graded after it."""
+    from coursetools import cgroups
+
+    folder, box, workdir = shard
+    with sandbox.warm_kernels(box), sandbox.isolated_student(box):
+        groups = [Path(p) for p in json.loads(Path(box["settings"]).read_text())["cgroup"]]
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, box["jupyter_path"], sandbox.KERNEL_NAME,
+                                   json.dumps(box["config"]["KernelManager"]), str(workdir)],
+                                  stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "READY"
+        assert len(cgroups.pids(groups)) >= 3, cgroups.pids(groups)  # launcher, sandbox, kernel
+        holder.kill()
+        holder.wait()
         deadline = time.monotonic() + 60
         while cgroups.pids(groups) and time.monotonic() < deadline:
             time.sleep(0.1)
