@@ -8,15 +8,16 @@ holds no student's data and never runs student code. For each kernel, the sandbo
 placeholder process inside, and sends the zygote, over a socket the worker handed it:
 
 * descriptors of the sandbox's namespaces (mount, PID, network, IPC, UTS, cgroup) and of the student's
-  cgroup files (so the zygote never learns a path of the host);
+  cgroup files (so the zygote never learns a path of the host), and one end of an unnamed socket pair;
 * the kernel's uid, its resource limits and its environment.
 
-The zygote forks; the child joins the cgroup and the namespaces and forks the kernel, which is born in the
-sandbox's PID namespace, starts its own session, takes the limits, drops to the student's uid (no
-capability, no supplementary group, no new privileges), gets the sandbox's environment, closes every other
-descriptor, reseeds its random generators and starts IPython's kernel on the connection file. It holds the
-socket's other end, so the launcher (the process Jupyter watches) ends when the kernel ends, and a killed
-launcher takes its sandbox, kernel included, with it.
+The zygote forks, and the fork reads the request (nothing of it stays in the zygote for later forks),
+joins the cgroup and the namespaces and forks the kernel, which is born in the sandbox's PID namespace,
+starts its own session, takes the limits, drops to the student's uid (no capability, no supplementary
+group, no new privileges), gets the sandbox's environment, closes every other descriptor, reseeds its
+random generators, says "warm" on its end of the socket pair and starts IPython's kernel on the connection
+file. It keeps that end, so the launcher (the process Jupyter watches) ends when the kernel ends; a
+launcher that is killed, or whose worker dies, takes its sandbox, kernel included, with it.
 
 Only a grader running as root can enter namespaces; without root, or when no zygote answers, the launcher
 starts a fresh kernel instead. So it does when a fresh kernel would import something else than the
