@@ -19,8 +19,9 @@ random generators, says "warm" on its end of the socket pair and starts IPython'
 file. It keeps that end, so the launcher (the process Jupyter watches) ends when the kernel ends; a
 launcher that is killed, or whose worker dies, takes its sandbox, kernel included, with it.
 
-Only a grader running as root can enter namespaces; without root, or when no zygote answers, the launcher
-starts a fresh kernel instead. So it does when a fresh kernel would import something else than the
+Only a grader running as root can enter namespaces; without root, when no zygote answers, or when the
+machine does not let the fork into the sandbox (it then answers "cold"), the launcher starts a fresh kernel
+instead. So it does when a fresh kernel would import something else than the
 zygote did: the sandbox lacks a folder the zygote imported from, or the student's folder holds a file
 named like a preloaded module (a ``helpers.py`` of their own).
 """
@@ -81,6 +82,7 @@ def serve(listener: socket.socket) -> None:
 def enter_sandbox(connection: socket.socket) -> None:
     """The fork: read the request, join the student's cgroup and sandbox, fork the kernel there, leave.
     The kernel talks back through the request's own unnamed socket (``fds[0]``), never the zygote's."""
+    reply = None
     try:
         message, fds, _, _ = socket.recv_fds(connection, MAX_REQUEST, MAX_FDS)
         connection.close()
@@ -95,18 +97,27 @@ def enter_sandbox(connection: socket.socket) -> None:
         del message, connection
         if os.fork() == 0:
             become_kernel(reply, request)  # never returns
-    except BaseException:  # noqa: BLE001 - the launcher sees the socket close and reports the failure
-        pass
+    except BaseException:  # noqa: BLE001 - this machine does not let it in (say, no setns): a fresh kernel
+        ask_for_a_fresh_kernel(reply)
     os._exit(0)
+
+
+def ask_for_a_fresh_kernel(reply: socket.socket | None) -> None:
+    """Tell the launcher to start a fresh kernel instead (before any student code ran)."""
+    try:
+        if reply is not None:
+            reply.sendall(COLD)
+    except OSError:
+        pass
 
 
 def become_kernel(connection: socket.socket, request: dict[str, Any]) -> None:
     """In the sandbox: the student's session, limits, uid and environment, then IPython's kernel."""
+    started = False
     try:
         os.chdir(request["cwd"])
         if not all(os.path.isdir(folder) for folder in IMPORTED_FROM) or shadows_preloaded(os.listdir(".")):
-            connection.sendall(COLD)  # a fresh kernel would import something else: let one start
-            os._exit(0)
+            raise ImportError("a fresh kernel would import something else")
         os.setsid()
         for name, value in request["rlimits"].items():
             resource.setrlimit(getattr(resource, name), (value, value))
@@ -123,11 +134,13 @@ def become_kernel(connection: socket.socket, request: dict[str, Any]) -> None:
         os.set_inheritable(connection.fileno(), False)
         fresh_process(request)
         connection.sendall(WARM)  # before any student code, which could write to this socket too
+        started = True
         from ipykernel.kernelapp import IPKernelApp
 
         IPKernelApp.launch_instance(argv=request["argv"])
-    except BaseException:  # noqa: BLE001 - a kernel that cannot start dies; Jupyter reports it
-        pass
+    except BaseException:  # noqa: BLE001 - not started: a fresh kernel; started: it died, Jupyter says so
+        if not started:
+            ask_for_a_fresh_kernel(connection)
     os._exit(0)
 
 

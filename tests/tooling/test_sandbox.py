@@ -584,3 +584,20 @@ def test_a_grader_that_dies_takes_its_warm_kernels_along(shard) -> None:
         while cgroups.pids(groups) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert not cgroups.pids(groups)
+
+
+@pytest.mark.skipif(not sandbox.AS_ROOT, reason="only a grader running as root forks warm kernels")
+def test_a_fork_that_cannot_enter_the_sandbox_asks_for_a_fresh_kernel(shard) -> None:
+    """Where the machine does not let the zygote's fork into a sandbox (here: a descriptor that is no
+    namespace), the launcher is told to start a fresh kernel, so grading goes on as before."""
+    import socket
+
+    _, box, _ = shard
+    request = {"namespaces": 1, "uid": 65534, "cwd": "/", "env": {}, "rlimits": {}, "argv": []}
+    with sandbox.warm_kernels(box), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as zygote, \
+            open(os.devnull) as not_a_namespace:
+        zygote.connect(json.loads(Path(box["settings"]).read_text())["zygote"])
+        ours, theirs = socket.socketpair()
+        socket.send_fds(zygote, [json.dumps(request).encode()], [theirs.fileno(), not_a_namespace.fileno()])
+        theirs.close()
+        assert ours.recv(len(sandbox.COLD), socket.MSG_WAITALL) == sandbox.COLD
