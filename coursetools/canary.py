@@ -38,7 +38,7 @@ def canary_jobs(source: Path, folder: Path, assignments: list[str]) -> list[Job]
     """The canary's jobs, one per assignment: its reference solution, copied into ``folder``."""
     for assignment in assignments:
         submit_reference(source, folder, assignment)
-    return [Job(CANARY, str(folder / CANARY), [(a, CANARY)], canary=True) for a in assignments]
+    return [Job(CANARY, str(folder / CANARY), a, canary=True) for a in assignments]
 
 
 def lost_points(db_url: str, assignment: str, student: str = CANARY) -> list[str]:

@@ -49,13 +49,13 @@ def inspect_submission(folder: Path, expected: list[str]) -> list[str]:
 
 
 class Job(NamedTuple):
-    """What a worker takes from the queue: a student, the folder of their submissions and their
-    (assignment, student) pairs; ``canary``: a reference solution, graded as the canary
-    (coursetools/canary.py), which only the grader queues."""
+    """What a worker takes from the queue: one submission, a student's ``assignment`` in the folder of their
+    submissions; ``canary``: a reference solution, graded as the canary (coursetools/canary.py), which only
+    the grader queues."""
 
     student: str
     folder: str
-    pairs: list[tuple[str, str]]
+    assignment: str
     canary: bool = False
 
 
@@ -81,13 +81,13 @@ class JobQueue:
                 return self.first.pop(0)
             if not self.rest:
                 raise queue.Empty
-            job = max(self.rest, key=lambda j: self.seconds.get(j.pairs[0][0], math.inf))
+            job = max(self.rest, key=lambda j: self.seconds.get(j.assignment, math.inf))
             self.rest.remove(job)
             return job
 
 
 def student_jobs(pairs: list[tuple[str, str]], submitted: Path, first: Iterable[Job] = ()) -> JobQueue:
     """The jobs ``first``, then one job per submission (students in name order)."""
-    jobs = [Job(student, str(submitted / student), [(assignment, student)])
-            for student in sorted({s for _, s in pairs}) for assignment, s in pairs if s == student]
+    jobs = [Job(student, str(submitted / student), assignment)
+            for assignment, student in sorted(pairs, key=lambda pair: pair[1])]
     return JobQueue(first, jobs)

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 KERNEL_NAME = "course-sandbox"
-# the namespaces a warm kernel joins (zygote.py), mnt last: the others are found through /proc
+# the namespaces a warm kernel joins (zygote.py), in nsenter's order: the mount namespace last
 ZYGOTE_NAMESPACES = ("cgroup", "uts", "ipc", "net", "pid", "mnt")
 REPO = Path(__file__).resolve().parents[1]
 NOBODY = 65534
@@ -424,7 +424,7 @@ def launch(settings_file: str, connection_file: str) -> None:
         status = run_warm_kernel(zygote, settings, fds)
         if status is not None:
             sys.exit(status)
-        for fd in fds:  # the sandbox lacks what the zygote imported: a fresh kernel reads them again
+        for fd in fds:  # the fork answered "cold": a fresh kernel's bwrap reads them again
             os.lseek(fd, 0, os.SEEK_SET)
     os.execvp("bwrap", ["bwrap", "--args", str(fds[-1]), *kernel_command(settings)])
 
@@ -432,7 +432,7 @@ def launch(settings_file: str, connection_file: str) -> None:
 # --- a warm kernel: bwrap builds the sandbox around a placeholder, the zygote's fork moves in -------------
 
 PLACEHOLDER = ["sh", "-c", "echo ready && exec sleep infinity"]
-COLD, WARM = b"cold", b"warm"  # the fork's first word: the sandbox lacks what it imported, or it runs
+COLD, WARM = b"cold", b"warm"  # the fork's first word: start a fresh kernel instead, or it runs
 
 
 def warm_kernel_socket(settings: dict[str, Any]) -> Any:
@@ -452,8 +452,8 @@ def warm_kernel_socket(settings: dict[str, Any]) -> Any:
 
 def run_warm_kernel(zygote: Any, settings: dict[str, Any], fds: list[int]) -> int | None:
     """Build the sandbox around a placeholder, have the zygote fork the kernel into it, and wait for the
-    kernel to end (the zygote's socket closes); the sandbox ends with it. None when the kernel found that
-    the sandbox does not show every folder the zygote imported from (then a fresh kernel must start)."""
+    kernel to end (its socket closes); the sandbox ends with it. None when the fork answered "cold" (a
+    fresh kernel would import something else, or the fork could not enter): then a fresh kernel starts."""
     import socket
 
     info_read, info_write = os.pipe()

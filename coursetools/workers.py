@@ -231,21 +231,20 @@ def grade_shard(worker: Worker, jobs: JobQueue, timeout: float, report: Callable
             job: Job = jobs.get_nowait()
         except queue.Empty:
             break
+        pair = (job.assignment, job.student)
         if job.student == CANARY and not job.canary:  # it would take the canary's place in the shard
-            for pair in job.pairs:
-                report(Outcome(*pair, ok=False, problem=NAME_TAKEN))
+            report(Outcome(*pair, ok=False, problem=NAME_TAKEN))
             continue
         link = worker.shard / "submitted" / job.student
         if not link.exists():
             link.symlink_to(Path(job.folder).resolve(), target_is_directory=True)
-        for pair in job.pairs:
-            outcome = worker.grade(tuple(pair), timeout, job.canary)
-            if worker.stopped:
-                break
-            if job.canary:
-                canary_graded(worker, outcome)
-            else:
-                report(outcome)
-                graded.append(tuple(pair))
+        outcome = worker.grade(pair, timeout, job.canary)
+        if worker.stopped:
+            break
+        if job.canary:
+            canary_graded(worker, outcome)
+        else:
+            report(outcome)
+            graded.append(pair)
     worker.close()
     return graded

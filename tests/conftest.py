@@ -20,6 +20,15 @@ import helpers
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+EXERCISES = sorted((ROOT / "exercises").glob("*/*.ipynb"))
+
+# Kernels started by the tests share 2 cores with pytest-xdist's workers: one thread each.
+for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Make `--dist loadgroup` group again: pytest-xdist 3.8 appends a test's xdist_group to ``item._nodeid``,
@@ -35,13 +44,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                          for mark in item.iter_markers("xdist_group")})
         if groups and "@" not in item.nodeid:
             item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(groups)}")
-CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
-SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
-EXERCISES = sorted((ROOT / "exercises").glob("*/*.ipynb"))
-
-# Kernels started by the tests share 2 cores with pytest-xdist's workers: one thread each.
-for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ.setdefault(_name, "1")
 
 
 NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(),

@@ -297,7 +297,7 @@ def test_only_the_graders_canary_job_records_and_a_student_named_like_it_is_refu
     folder named like the canary is refused before it reaches a worker, and none of it is merged."""
     worker = workers.Worker(tmp_path, command=[sys.executable, "-c", FAKE_WORKER])
     (tmp_path / "submitted").mkdir()
-    first = [Job(CANARY, str(tmp_path / "reference"), [("ex", CANARY)], canary=True)]
+    first = [Job(CANARY, str(tmp_path / "reference"), "ex", canary=True)]
     jobs = student_jobs([("ex", "alice"), ("ex", CANARY)], tmp_path / "class", first)
     outcomes: list[workers.Outcome] = []
     canaries: list[workers.Outcome] = []

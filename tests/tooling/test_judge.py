@@ -11,7 +11,6 @@ import io
 import re
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import nbformat
@@ -210,9 +209,7 @@ def test_a_students_judge_waits_for_the_reference_of_its_own_assignment(tmp_path
         judge.published_reference(str(published), "ex_b", "nb", wait=0.3)
     threading.Timer(0.5, judge.publish, (judge.reference_file(recorded, "ex_b"),
                                          judge.reference_file(published, "ex_b"))).start()
-    start = time.monotonic()
     assert judge.published_reference(str(published), "ex_b", "nb", wait=30) == {"test_b": [1.5]}
-    assert time.monotonic() - start >= 0.4
     assert judge.published_reference(str(published), "ex_a", "nb", wait=0) == {}  # ex_a records nothing
     assert sorted(p.name for p in published.iterdir()) == ["ex_a.json", "ex_b.json"]  # no half-written file
 

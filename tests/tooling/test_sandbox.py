@@ -468,7 +468,7 @@ print("FACTS", json.dumps({
     "caps": status["CapEff"], "no_new_privs": status["NoNewPrivs"],
     "cgroup": open("/proc/self/cgroup").read(),
     "tty": os.path.exists("/dev/tty") and os.system("exec 0</dev/tty 2>/dev/null") == 0,
-    "own_files": os.access("/proc/self/environ", os.R_OK), "parent_alive": os.getppid() != 0 or warm,
+    "own_files": os.access("/proc/self/environ", os.R_OK),
     "draw": [numpy.random.rand(), torch.rand(1).item(), torch.initial_seed()]}))
 '''
 
